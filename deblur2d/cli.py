@@ -75,9 +75,10 @@ def collect_inputs(paths: list[Path]) -> tuple[list[Path], list[str]]:
 def _restore_video(restorer, src: Path, dst: Path) -> int:
     info = probe_video(src)
     batch: list = []
-    with VideoWriter(dst, fps=info.fps) as writer, tqdm(
-        total=info.n_frames, desc=f"  {src.name}", unit="frame", leave=False
-    ) as bar:
+    with (
+        VideoWriter(dst, fps=info.fps) as writer,
+        tqdm(total=info.n_frames, desc=f"  {src.name}", unit="frame", leave=False) as bar,
+    ):
 
         def flush() -> None:
             for frame in restorer.restore_many(batch):
@@ -107,7 +108,9 @@ def run(cfg: DeblurConfig) -> int:
     names: dict[str, Path] = {}
     for f in files:
         if f.name in names and names[f.name] != f:
-            raise UserError(f"{f} and {names[f.name]} would both be written as {cfg.out / f.name}; restore them separately")
+            raise UserError(
+                f"{f} and {names[f.name]} would both be written as {cfg.out / f.name}; restore them separately"
+            )
         names[f.name] = f
     if cfg.out.exists() and not cfg.out.is_dir():
         raise UserError(f"--out {cfg.out}: exists and is not a folder")

@@ -43,6 +43,7 @@ def linear_to_srgb(x: ArrayT, gamma: float | None = DEFAULT_GAMMA) -> ArrayT:
     lib = _lib(x)
     x = lib.clip(x, 0.0, None)
     if gamma is not None:
-        # Tiny floor keeps the gradient of x**(1/gamma) finite at 0 under autograd.
-        return lib.clip(x, 1e-12, None) ** (1.0 / gamma) if lib is torch else x ** (1.0 / gamma)
+        if lib is torch:  # floor keeps the gradient of x**(1/gamma) finite at 0; the mask keeps f(0) = 0
+            return x.clamp_min(1e-12) ** (1.0 / gamma) * (x > 0)
+        return x ** (1.0 / gamma)
     return lib.where(x <= 0.0031308, x * 12.92, 1.055 * lib.clip(x, 0.0031308, None) ** (1 / 2.4) - 0.055)

@@ -3,8 +3,8 @@
 - Any size: reflect-pad to a multiple of 4 and crop back.
 - Large images go through overlapping tiles blended with feathered (linear-ramp) weights, so memory is bounded
   by the tile size, not the image size (a 4000x3000 photo runs on a 24 GiB CPU machine).
-- CUDA: bf16 autocast (fp16 where bf16 is unsupported) and channels-last; CPU: float32 with a set thread
-  count, deterministic (same input -> same output, bit for bit).
+- Channels-last everywhere; CUDA: bf16 autocast (fp16 where bf16 is unsupported); CPU: float32 with a set
+  thread count, deterministic (same input -> same output, bit for bit).
 - Optional geometric self-ensemble (8 flips/transposes, outputs averaged): the "++" variant of the paper
   (Cho et al. 2021, Table 1, MIMO-UNet++), following Lim et al. 2017 (EDSR+).
 """
@@ -118,6 +118,7 @@ class Restorer:
         self.tile_overlap = int(tile_overlap)
         self.self_ensemble = bool(self_ensemble)
         self.batch_size = max(1, int(batch_size))
+        self.channels_last = True
 
         if weights is None:
             weights = default_weights_path(model)
@@ -130,9 +131,8 @@ class Restorer:
         net: MIMOUNet = build_model(model)
         if self.weights is not None:
             load_weights(net, self.weights, model_name=model)
-        net.eval().requires_grad_(False).to(self.device)
-        if self.device.type == "cuda":
-            net = net.to(memory_format=torch.channels_last)
+        # channels-last: tensor cores on CUDA, oneDNN's fast convolution path on CPU (about 2x measured here).
+        net.eval().requires_grad_(False).to(self.device, memory_format=torch.channels_last)
         self.net = net
 
     def _resolve_precision(self, precision: str) -> torch.dtype:
@@ -151,7 +151,7 @@ class Restorer:
         """One line saying what runs: model, weights, device, precision, tiling, threads."""
         weights = "random (untrained)" if self.weights is None else str(self.weights)
         tile = "auto" if self.tile is None else ("off" if self.tile == 0 else f"{self.tile}px")
-        extra = f", {torch.get_num_threads()} threads" if self.device.type == "cpu" else ", channels-last"
+        extra = f", {torch.get_num_threads()} threads" if self.device.type == "cpu" else ""
         ens = ", self-ensemble x8" if self.self_ensemble else ""
         return (
             f"{self.model_name} on {self.device.type} ({str(self.precision).removeprefix('torch.')}{extra}), "
@@ -163,7 +163,7 @@ class Restorer:
     def _forward(self, x: Tensor) -> Tensor:
         """Network on ``[B,3,H,W]`` float in [0,1] (any H, W): padded, full-res output, float32, unclamped."""
         x, h, w = pad_to_multiple(x)
-        if self.device.type == "cuda":
+        if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         if self.precision != torch.float32:
             with torch.autocast(device_type=self.device.type, dtype=self.precision):
@@ -198,7 +198,9 @@ class Restorer:
                 tw = min(tile, w - x0)
                 wx = _ramp(tw, ov, x0 == 0, x0 + tw >= w, x.device, torch.float32)
                 weight = wy[:, None] * wx[None, :]
-                out[..., y0 : y0 + th, x0 : x0 + tw] += self._forward_ensemble(x[..., y0 : y0 + th, x0 : x0 + tw]) * weight
+                out[..., y0 : y0 + th, x0 : x0 + tw] += (
+                    self._forward_ensemble(x[..., y0 : y0 + th, x0 : x0 + tw]) * weight
+                )
                 wsum[..., y0 : y0 + th, x0 : x0 + tw] += weight
         return out / wsum
 

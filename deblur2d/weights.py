@@ -85,7 +85,9 @@ def load_weights(model: nn.Module, path: str | os.PathLike, model_name: str | No
         if unexpected:
             parts.append(f"unexpected keys: {head(unexpected)}")
         if shapes:
-            parts.append("shape mismatch: " + head([f"{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}" for k in shapes]))
+            parts.append(
+                "shape mismatch: " + head([f"{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}" for k in shapes])
+            )
         guess = [name for name, n in _KEY_COUNTS.items() if n == len(sd) and name != model_name]
         if guess:
             parts.append(f"the file looks like --model {guess[0]}")

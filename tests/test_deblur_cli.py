@@ -30,8 +30,19 @@ def _write_inputs(folder):
 def test_folder_with_good_and_bad_inputs(tmp_path, identity_weights, capsys):
     imgs = _write_inputs(tmp_path / "in")
     out = tmp_path / "out"
-    rc = sharpsplat(["deblur", str(tmp_path / "in"), str(tmp_path / "missing.png"), "--out", str(out),
-                     "--weights", str(identity_weights), "--device", "cpu"])
+    rc = sharpsplat(
+        [
+            "deblur",
+            str(tmp_path / "in"),
+            str(tmp_path / "missing.png"),
+            "--out",
+            str(out),
+            "--weights",
+            str(identity_weights),
+            "--device",
+            "cpu",
+        ]
+    )
     err = capsys.readouterr().err
     assert rc == 1  # some inputs failed
     for bad in ("corrupt.png", "empty.jpg", "missing.png"):
@@ -65,8 +76,20 @@ def test_video_comes_back_as_video_at_same_rate(tmp_path, identity_weights):
         for f in frames:
             w.write(f)
     out = tmp_path / "out"
-    rc = sharpsplat(["deblur", str(src), "--out", str(out), "--weights", str(identity_weights), "--device", "cpu",
-                     "--batch-size", "3"])
+    rc = sharpsplat(
+        [
+            "deblur",
+            str(src),
+            "--out",
+            str(out),
+            "--weights",
+            str(identity_weights),
+            "--device",
+            "cpu",
+            "--batch-size",
+            "3",
+        ]
+    )
     assert rc == 0
     info = probe_video(out / "clip.mp4")
     assert (info.n_frames, info.width, info.height) == (7, 64, 48)
@@ -98,7 +121,9 @@ def test_without_weights_says_so_in_one_line(tmp_path, monkeypatch, capsys):
 def test_console_entry_point_bad_input_exit_code(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "reconstruction.cli", "deblur", str(tmp_path / "nope.png"), "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "nope.png" in proc.stderr and "Traceback" not in proc.stderr

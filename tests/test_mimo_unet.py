@@ -9,9 +9,7 @@ from deblur2d.errors import UserError
 from deblur2d.weights import load_weights, read_state_dict, save_weights
 
 
-@pytest.mark.parametrize(
-    "cls, n_params, n_tensors", [(MIMOUNet, 6_807_171, 244), (MIMOUNetPlus, 16_107_651, 532)]
-)
+@pytest.mark.parametrize("cls, n_params, n_tensors", [(MIMOUNet, 6_807_171, 244), (MIMOUNetPlus, 16_107_651, 532)])
 def test_parameter_and_tensor_counts(cls, n_params, n_tensors):
     m = cls()
     assert sum(p.numel() for p in m.parameters()) == n_params
