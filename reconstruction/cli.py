@@ -11,6 +11,7 @@ status 2; no stack trace.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from deblur2d.errors import UserError
@@ -35,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(_usage())
         return 0
+    # Before torch loads OpenMP: idle threads sleep instead of spinning. Spinning made torch 10-40x slower
+    # whenever anything else ran on a 2-core machine (measured with scripts/bench_render.py); override freely.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
         print(f"sharpsplat: error: unknown command {name!r}; choose one of: {', '.join(COMMANDS)}", file=sys.stderr)

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
 import sys
 import time
 
-import torch
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch loads OpenMP; see reconstruction/cli.py
+import torch  # noqa: E402
 
 
 def peak_rss_mib() -> float:

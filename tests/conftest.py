@@ -4,6 +4,7 @@ import pytest
 
 # Keep the 2-core CI machine responsive and results reproducible.
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see reconstruction/cli.py
 
 
 @pytest.fixture
