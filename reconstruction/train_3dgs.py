@@ -539,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     from reconstruction.ply import save_ply
 
     configs = {name: (desc, Train3DGSArgs(config=factory())) for name, (desc, factory) in PRESETS.items()}
-    args = tyro.extras.overridable_config_cli(configs, args=argv)
+    args = tyro.extras.overridable_config_cli(configs, args=argv, prog="sharpsplat train-3dgs")
     data = load_scene_with_gt_poses(args.scene, args.images)
     sparse = read_sparse_points(args.scene) if args.init == "auto" else None
     pts, cols = sparse if sparse is not None else (None, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from deblur2d.blur_synthesis import BLUR_LEVELS as _LEVELS_2D
 from deblur2d.errors import UserError
 
 
@@ -30,14 +31,8 @@ PRESETS: dict[str, Preset] = {
 }
 
 #: Blur level -> mean displacement of scene points between exposure start and end, as a fraction of the
-#: image width. Values from FINDINGS.md at 640 px: mild 6 px, strong 20 px, extreme 48 px; 28-36 px is
-#: avoided because there SfM's outcome flips with the seed.
-BLUR_LEVELS: dict[str, float] = {
-    "none": 0.0,
-    "mild": 6.0 / 640.0,
-    "strong": 20.0 / 640.0,
-    "extreme": 48.0 / 640.0,
-}
+#: image width; the same levels as deblur2d's 2-D blur synthesis (one definition, there), plus "none".
+BLUR_LEVELS: dict[str, float] = {"none": 0.0, **_LEVELS_2D}
 
 
 def get_preset(name: str) -> Preset:
