@@ -20,6 +20,10 @@ from deblur2d.errors import UserError
 COMMANDS: dict[str, tuple[str, str]] = {
     "deblur": ("deblur2d.cli", "Restore blurry images, folders and videos with MIMO-UNet (single-image)."),
     "make-scene": ("reconstruction.synthetic.cli", "Make a synthetic blurry multi-view scene with ground truth."),
+    "train-deblur2d": ("deblur2d.train", "Train MIMO-UNet on synthetic phone-shake blur or paired folders."),
+    "eval-deblur2d": ("deblur2d.evaluate", "Evaluate deblurring on blurry/sharp pairs: PSNR and SSIM, JSON out."),
+    "train-3dgs": ("reconstruction.train_3dgs", "Plain 3DGS (no motion model) on a scene with known poses."),
+    "train": ("reconstruction.deblurgs.cli", "Train DeblurGS: sharp 3D Gaussians + camera motion from blurry frames."),
     "demo": ("reconstruction.demo", "Run the bundled demo on the CPU and print where the results are."),
 }
 

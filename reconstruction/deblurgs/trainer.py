@@ -1,0 +1,469 @@
+"""DeblurGS trainer: Gaussians and per-frame in-exposure camera trajectories fitted jointly to blurry frames.
+
+Method (Oh et al., "DeblurGS: Gaussian Splatting for Camera Motion Blur", arXiv 2404.11358; numbers from the
+authors' code taekkii/deblurgs ``arguments/__init__.py`` and ``train.py``, 150k iterations there):
+
+- each step takes a frame, renders ``S`` sub-frames along its Bezier trajectory
+  (:class:`~reconstruction.deblurgs.trajectory.CameraTrajectories`; code: order 9, S = 21) and predicts the
+  blurry frame as their mean **in linear light** (the Gaussians hold linear colour); the loss compares it
+  with the observed frame linearised (``srgb_to_linear``): ``(1 - l) L1 + l (1 - SSIM)`` with ``l =
+  ssim_lambda`` (default 0: the authors' code uses L1 only), plus ``lambda_t * mean_k ||I_{k+1} - I_k||^2``
+  over adjacent sub-frames, ``lambda_t`` decaying log-linearly from 1e-4 to 1e-5 over training (code
+  ``lambda_t_smooth_init/final``);
+- warm-up: before ``motion_start_step`` (code ``curve_start_iter`` = 1000) the motion is frozen and one
+  sub-frame (mid-exposure) is rendered: plain 3DGS;
+- then joint optimisation with separate Adam learning rates for translation (``lr_trans`` x scene extent;
+  code 1e-2) and rotation control points (``lr_rot``, radians; code 1e-3), both halving every
+  ``motion_lr_half_steps`` (code ``curve_lr_half_iter`` = 15000), and the sub-frame positions
+  (``lr_alignment``; code 3e-3, decayed to 1 % over training);
+- Gaussian densification annealing: the growth threshold decays log-linearly from ``grow_grad2d_init``
+  (code 4e-4) to ``densify.grow_grad2d`` (code 2e-4) over the first ``anneal_steps`` (code 25k of 150k);
+  gradient statistics accumulate over all sub-frames of the step (each sub-frame counts as one view, its
+  gradient scaled by the number of renders the loss averages, :meth:`DensifyStrategy.accumulate`).
+  ``anneal=False`` keeps the threshold constant (plain densification).
+
+The baseline "3DGS on blurry frames" is this trainer with ``motion=False`` (S = 1, motion frozen, the same
+linear-light loss and schedule). Everything else (model, Gaussian optimisers and learning rates, densification,
+checkpoints) is reused from :mod:`reconstruction.train_3dgs`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from deblur2d.color import linear_to_srgb, srgb_to_linear
+from deblur2d.metrics import psnr, ssim
+from reconstruction.densify import DensifyStrategy
+from reconstruction.gaussians import GaussianModel, load_checkpoint, save_checkpoint
+from reconstruction.train_3dgs import (
+    Train3DGSConfig,
+    c2w_to_viewmat,
+    camera_extent,
+    init_model,
+    make_optimizers,
+    means_lr_at,
+)
+
+from .trajectory import CameraTrajectories
+
+__all__ = ["DeblurGSConfig", "DeblurGSTrainer", "RowAdam", "annealed_threshold", "log_linear"]
+
+
+@dataclass
+class DeblurGSConfig:
+    """DeblurGS settings; defaults follow the authors' code where it has one (module docstring)."""
+
+    gs: Train3DGSConfig = field(default_factory=Train3DGSConfig)
+    """Gaussian model, learning rates, densification, steps, seed (``gs.steps`` = training steps)."""
+    motion: bool = True
+    """Model camera motion; False = the "3DGS on blurry frames" baseline (S = 1, motion frozen)."""
+    curve_order: int = 9
+    """Bezier order n (n + 1 control points per frame)."""
+    n_subframes: int = 21
+    """Sub-frames rendered per blurry frame after warm-up."""
+    alignment: bool = True
+    """Learn the sub-frame positions (sorted, endpoints fixed)."""
+    anchor_mid: bool = False
+    """Keep the mid-exposure pose at the given pose (curve minus its mid value); off = the paper's free curve,
+    needed to correct noisy poses. See :class:`CameraTrajectories`."""
+    init_noise: float = 1e-3
+    """Std of the initial control-point noise (radians; x scene extent for translation); authors: 1e-3. It breaks
+    the symmetry: at zero deltas the mean of the sub-frames is blind, to first order, to spreading the curve."""
+    motion_start_step: int = 1000
+    """Warm-up steps with frozen motion and one sub-frame."""
+    lr_trans: float = 1e-2
+    """Adam LR of translation control points, x scene extent."""
+    lr_rot: float = 1e-3
+    """Adam LR of rotation control points (radians)."""
+    lr_alignment: float = 3e-3
+    """Adam LR of sub-frame positions (decays to 1 % at the last step)."""
+    motion_lr_half_steps: int = 15_000
+    """Motion LRs halve every this many steps after warm-up."""
+    lambda_t_init: float = 1e-4
+    """Temporal smoothness weight at step 0 (decays log-linearly to ``lambda_t_final``)."""
+    lambda_t_final: float = 1e-5
+    anneal: bool = True
+    """Gaussian densification annealing on/off."""
+    grow_grad2d_init: float = 4e-4
+    """Annealed growth threshold at step 0; decays to ``gs.densify.grow_grad2d``."""
+    anneal_steps: int = 25_000
+    """Steps over which the threshold decays."""
+    frames_per_step: int = 1
+    """Blurry frames per step (their sub-frames share one render call)."""
+
+
+def log_linear(step: int, start: float, end: float, steps: int) -> float:
+    """``start * (end / start) ** min(step / steps, 1)`` (3DGS ``get_expon_lr_func`` without delay)."""
+    if steps <= 0 or start <= 0 or end <= 0:
+        return end
+    t = min(max(step / steps, 0.0), 1.0)
+    return float(math.exp(math.log(start) * (1.0 - t) + math.log(end) * t))
+
+
+def annealed_threshold(step: int, cfg: DeblurGSConfig) -> float:
+    """Densification growth threshold at ``step``: annealed (log-linear) or the constant final value."""
+    final = cfg.gs.densify.grow_grad2d
+    if not cfg.anneal:
+        return float(final)
+    return log_linear(step, cfg.grow_grad2d_init, final, cfg.anneal_steps)
+
+
+class RowAdam:
+    """Adam that updates only the rows (frames) listed at each step ("lazy" Adam, as ``torch.optim.SparseAdam``).
+
+    The trajectories of frames not rendered in a step get zero gradient; plain Adam would keep moving them with
+    their stale momentum (at the full learning rate, since ``m / sqrt(v)`` stays near 1), a random drift of
+    every frame's motion. Here each frame row has its own moments and step count (betas 0.9 / 0.999).
+    ``groups``: name -> (parameter ``[V, ...]``, lr).
+    """
+
+    def __init__(
+        self,
+        params: dict[str, torch.nn.Parameter],
+        lrs: dict[str, float],
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-15,
+    ) -> None:
+        self.params, self.lrs, self.betas, self.eps = params, dict(lrs), betas, eps
+        self.m = {k: torch.zeros_like(p) for k, p in params.items()}
+        self.v = {k: torch.zeros_like(p) for k, p in params.items()}
+        self.t = {k: torch.zeros(p.shape[0], dtype=torch.long) for k, p in params.items()}
+
+    @torch.no_grad()
+    def step(self, rows: torch.Tensor) -> None:
+        """Update rows ``rows`` (long, unique) of every parameter with a gradient."""
+        b1, b2 = self.betas
+        for k, p in self.params.items():
+            if p.grad is None or not p.requires_grad or p.shape[1:].numel() == 0:
+                continue
+            g = p.grad[rows]
+            self.t[k][rows.cpu()] += 1
+            t = self.t[k][rows.cpu()].to(p.dtype).to(p.device).reshape(-1, *([1] * (p.ndim - 1)))
+            m = self.m[k][rows].mul_(b1).add_(g, alpha=1 - b1)
+            v = self.v[k][rows].mul_(b2).addcmul_(g, g, value=1 - b2)
+            self.m[k][rows], self.v[k][rows] = m, v
+            step = self.lrs[k] * (m / (1 - b1**t)) / ((v / (1 - b2**t)).sqrt() + self.eps)
+            p[rows] -= step
+
+    def zero_grad(self) -> None:
+        for p in self.params.values():
+            p.grad = None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "m": {k: v.clone() for k, v in self.m.items()},
+            "v": {k: v.clone() for k, v in self.v.items()},
+            "t": {k: v.clone() for k, v in self.t.items()},
+            "lrs": dict(self.lrs),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for key in ("m", "v", "t"):
+            for k, v in state[key].items():
+                getattr(self, key)[k] = v.clone().to(self.params[k].device if key != "t" else "cpu")
+        self.lrs = dict(state["lrs"])
+
+
+def _t(x: Any) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x.detach().float()
+    return torch.as_tensor(np.asarray(x), dtype=torch.float32)
+
+
+class DeblurGSTrainer:
+    """Joint fit of Gaussians and trajectories to blurry frames.
+
+    ``images`` ``[V, H, W, 3]`` float32 sRGB (observed, blurry); ``c2ws`` ``[V, 4, 4]`` given poses; ``K``
+    ``[3, 3]`` pixels; ``points`` / ``colors`` (uint8 or [0, 1] sRGB) optional initial cloud.
+    """
+
+    def __init__(
+        self,
+        cfg: DeblurGSConfig,
+        images: np.ndarray | torch.Tensor,
+        K: np.ndarray | torch.Tensor,
+        c2ws: np.ndarray | torch.Tensor,
+        *,
+        points: np.ndarray | None = None,
+        colors: np.ndarray | None = None,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.cfg = cfg
+        g = cfg.gs
+        self.device = torch.device(device)
+        imgs = _t(images)
+        if imgs.ndim != 4 or imgs.shape[-1] != 3:
+            raise ValueError(f"images must be [V, H, W, 3], got {tuple(imgs.shape)}")
+        self.images = imgs.to(self.device)
+        self.targets_linear = srgb_to_linear(self.images)
+        self.height, self.width = int(imgs.shape[1]), int(imgs.shape[2])
+        c2w64 = torch.as_tensor(np.asarray(c2ws.cpu() if isinstance(c2ws, torch.Tensor) else c2ws, np.float64))
+        c2w64 = c2w64.reshape(-1, 4, 4)
+        if len(c2w64) != len(imgs):
+            raise ValueError(f"{len(c2w64)} poses for {len(imgs)} images")
+        self.K = _t(K).reshape(3, 3).to(self.device)
+        scale = g.scene_scale or camera_extent(c2w64)
+        if scale <= 1e-8:
+            scale = 1.0
+        self.scene_scale = float(scale)
+        torch.manual_seed(g.seed)
+        cols = None
+        if points is not None and colors is not None:
+            c = np.asarray(colors, dtype=np.float64)
+            c = c / 255.0 if np.asarray(colors).dtype == np.uint8 else c
+            cols = srgb_to_linear(c)  # the Gaussians hold linear colour
+        self.model = init_model(g, c2w64.float(), self.K.cpu(), self.width, self.height, self.scene_scale, points, cols)
+        self.model.to(self.device)
+        self.optimizers = make_optimizers(self.model, g, self.scene_scale)
+        s = cfg.n_subframes if cfg.motion else 1
+        self.traj = CameraTrajectories(
+            c2w64.float(),
+            cfg.curve_order,
+            s,
+            init_noise=cfg.init_noise,
+            trans_scale=self.scene_scale,
+            seed=g.seed,
+            anchor_mid=cfg.anchor_mid,
+        ).to(self.device)
+        self.traj.set_trainable(False, False)
+        self.step = 0
+        self.motion_opt = self._make_motion_opt()
+        self.strategy = DensifyStrategy(
+            g.densify, scene_scale=self.scene_scale, grow_grad2d_schedule=lambda st: annealed_threshold(st, cfg)
+        )
+        self.generator = torch.Generator().manual_seed(g.seed)
+        self._queue: list[int] = []
+        self.step = 0
+        self.background = torch.tensor(g.background, dtype=torch.float32, device=self.device)
+        self.last: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ pieces
+    def _make_motion_opt(self) -> RowAdam:
+        params = {"trans": self.traj.ctrl_trans, "rot": self.traj.ctrl_rot, "alignment": self.traj.nu}
+        return RowAdam(params, self.motion_lrs(self.step))
+
+    @property
+    def n_views(self) -> int:
+        return int(self.images.shape[0])
+
+    def motion_active(self, step: int | None = None) -> bool:
+        """Whether camera motion is optimised (and S sub-frames rendered) at ``step``."""
+        st = self.step if step is None else step
+        return self.cfg.motion and st >= self.cfg.motion_start_step
+
+    def motion_lrs(self, step: int) -> dict[str, float]:
+        """Learning rates of the motion groups at ``step`` (module docstring)."""
+        c = self.cfg
+        k = max(step - c.motion_start_step, 0) / max(c.motion_lr_half_steps, 1)
+        decay = 0.5**k
+        return {
+            "trans": c.lr_trans * self.scene_scale * decay,
+            "rot": c.lr_rot * decay,
+            "alignment": log_linear(step, c.lr_alignment, c.lr_alignment * 0.01, c.gs.steps),
+        }
+
+    def lambda_t(self, step: int) -> float:
+        """Temporal smoothness weight at ``step``."""
+        return log_linear(step, self.cfg.lambda_t_init, self.cfg.lambda_t_final, self.cfg.gs.steps)
+
+    def next_frames(self) -> list[int]:
+        """Next ``frames_per_step`` frame indices: seeded random permutations, concatenated."""
+        out = []
+        while len(out) < max(self.cfg.frames_per_step, 1):
+            if not self._queue:
+                self._queue = torch.randperm(self.n_views, generator=self.generator).tolist()
+            out.append(self._queue.pop(0))
+        return out
+
+    def render_linear(self, viewmats: torch.Tensor, sh_degree: int | None = None, step: int | None = None):
+        """Render ``viewmats [C, 4, 4]`` with the shared K: ``(rgb_linear [C, H, W, 3], alpha, info)``."""
+        c = viewmats.shape[0]
+        return self.model.render(
+            viewmats,
+            self.K.expand(c, 3, 3),
+            self.width,
+            self.height,
+            step=self.step if step is None and sh_degree is None else step,
+            sh_degree=sh_degree,
+            backgrounds=self.background.expand(c, 3),
+            backend=self.cfg.gs.backend,
+        )
+
+    def predict_blurry(self, idx: Sequence[int], n_sub: int | None = None) -> tuple[torch.Tensor, torch.Tensor, Any]:
+        """Predicted blurry frames in linear light ``[B, H, W, 3]`` = mean of the sub-frame renders
+        ``[B, S, H, W, 3]`` (also returned), and the render ``info`` (C = B x S cameras).
+
+        ``n_sub = 1`` renders only the mid-exposure pose (warm-up, baseline)."""
+        idx_t = torch.as_tensor(list(idx), dtype=torch.long, device=self.device)
+        if n_sub == 1:
+            t = self.traj.mid_positions(idx_t)[:, None]
+        else:
+            t = self.traj.positions(idx_t)
+        vm = self.traj.viewmats(idx_t, t)  # [B, S, 4, 4]
+        b, s = vm.shape[:2]
+        rgb, _alpha, info = self.render_linear(vm.reshape(b * s, 4, 4))
+        subs = rgb.reshape(b, s, self.height, self.width, 3)
+        return subs.mean(dim=1), subs, info
+
+    # ------------------------------------------------------------------ one step
+    def train_step(self) -> dict[str, float]:
+        """One optimisation step at ``self.step`` (then increments it); returns loss, PSNR, counts."""
+        step, c = self.step, self.cfg
+        active = self.motion_active(step)
+        self.traj.set_trainable(active, active and c.alignment)
+        idx = self.next_frames()
+        b = len(idx)
+        lr = means_lr_at(step, c.gs, self.scene_scale) * math.sqrt(b)
+        for group in self.optimizers["means"].param_groups:
+            group["lr"] = lr
+        self.motion_opt.lrs = self.motion_lrs(step)
+        pred, subs, info = self.predict_blurry(idx, None if active else 1)
+        target = self.targets_linear[torch.as_tensor(idx, device=self.device)]
+        self.strategy.retain(info)
+        l1 = (pred - target).abs().mean()
+        loss = l1
+        if c.gs.ssim_lambda > 0:
+            s = ssim(pred.permute(0, 3, 1, 2), target.permute(0, 3, 1, 2))
+            loss = (1.0 - c.gs.ssim_lambda) * l1 + c.gs.ssim_lambda * (1.0 - s)
+        if subs.shape[1] > 1 and c.lambda_t_init > 0:
+            smooth = (subs[:, 1:] - subs[:, :-1]).pow(2).mean()
+            loss = loss + self.lambda_t(step) * smooth
+        loss.backward()
+        for opt in self.optimizers.values():
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+        if active:
+            self.motion_opt.step(torch.as_tensor(sorted(set(idx)), dtype=torch.long, device=self.device))
+        self.motion_opt.zero_grad()
+        dens = self.strategy.step_post_backward(
+            self.model.params, self.optimizers, step, info, n_views=float(subs.shape[0] * subs.shape[1])
+        )
+        self.step += 1
+        with torch.no_grad():
+            p = float(psnr(linear_to_srgb(pred.detach().clamp(0, 1)), self.images[torch.as_tensor(idx)]))
+        self.last = {
+            "loss": float(loss.detach()),
+            "psnr": p,
+            "n": float(len(self.model)),
+            "threshold": self.strategy.grow_threshold(step),
+            **dens,
+        }
+        return self.last
+
+    def train(
+        self,
+        steps: int | None = None,
+        *,
+        progress: bool = True,
+        run_dir: str | os.PathLike | None = None,
+        checkpoint_every: int | None = None,
+    ) -> dict[str, Any]:
+        """Train until ``steps`` (default ``gs.steps``), resuming from ``self.step``; checkpoints to
+        ``run_dir/checkpoint.pt`` every ``checkpoint_every`` (default ``gs.checkpoint_every``) steps and at the
+        end. Returns ``{"steps", "seconds", "loss", "psnr", "n_gaussians"}``."""
+        from tqdm import tqdm
+
+        total = self.cfg.gs.steps if steps is None else int(steps)
+        every = self.cfg.gs.checkpoint_every if checkpoint_every is None else int(checkpoint_every)
+        t0, start = time.perf_counter(), self.step
+        bar = tqdm(total=total, initial=start, disable=not progress, unit="step", dynamic_ncols=True)
+        try:
+            while self.step < total:
+                out = self.train_step()
+                bar.update(1)
+                if self.step % 10 == 0 or self.step == total:
+                    bar.set_postfix(
+                        loss=f"{out['loss']:.4f}",
+                        psnr=f"{out['psnr']:.2f}",
+                        n=len(self.model),
+                        S=self.traj.n_subframes if self.motion_active() else 1,
+                    )
+                if run_dir is not None and every > 0 and self.step % every == 0 and self.step < total:
+                    self.save_checkpoint(Path(run_dir) / "checkpoint.pt")
+        finally:
+            bar.close()
+        if run_dir is not None and self.step > start:
+            self.save_checkpoint(Path(run_dir) / "checkpoint.pt")
+        secs = time.perf_counter() - t0
+        return {
+            "steps": self.step,
+            "seconds": secs,
+            "steps_per_s": (self.step - start) / max(secs, 1e-9),
+            "loss": self.last.get("loss", float("nan")),
+            "psnr": self.last.get("psnr", float("nan")),
+            "n_gaussians": len(self.model),
+        }
+
+    # ------------------------------------------------------------------ outputs
+    @torch.no_grad()
+    def render_sharp(self, idx: Sequence[int] | None = None) -> torch.Tensor:
+        """Sharp training frames ``[B, H, W, 3]`` sRGB in [0, 1]: rendered at the mid-exposure pose."""
+        idx = list(range(self.n_views)) if idx is None else list(idx)
+        out = []
+        for i in idx:
+            t = self.traj.mid_positions([i])[:, None]
+            vm = self.traj.viewmats([i], t)[:, 0]
+            rgb, _, _ = self.render_linear(vm, sh_degree=self.model.sh_degree_max)
+            out.append(linear_to_srgb(rgb[0].clamp(0, 1)))
+        return torch.stack(out)
+
+    @torch.no_grad()
+    def render_c2w(self, c2w: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Novel views from camera-to-world poses ``[C, 4, 4]`` -> sRGB ``[C, H, W, 3]``."""
+        vm = c2w_to_viewmat(torch.as_tensor(np.asarray(c2w), dtype=torch.float64).reshape(-1, 4, 4)).float()
+        out = [
+            linear_to_srgb(
+                self.render_linear(v[None].to(self.device), sh_degree=self.model.sh_degree_max)[0][0].clamp(0, 1)
+            )
+            for v in vm
+        ]
+        return torch.stack(out)
+
+    # ------------------------------------------------------------------ persistence
+    def save_checkpoint(self, path: str | os.PathLike) -> Path:
+        """Model, all optimisers, trajectories, strategy, step, frame order and RNG states, atomically."""
+        extra = {
+            "traj": {k: v.detach().cpu() for k, v in self.traj.state_dict().items()},
+            "motion_opt": self.motion_opt.state_dict(),
+            "generator": self.generator.get_state(),
+            "queue": list(self._queue),
+            "torch_rng": torch.get_rng_state(),
+            "scene_scale": self.scene_scale,
+            "config": asdict(self.cfg),
+        }
+        return save_checkpoint(
+            path, self.model, step=self.step, optimizers=self.optimizers, strategy=self.strategy, extra=extra
+        )
+
+    def load_checkpoint(self, path: str | os.PathLike) -> None:
+        """Restore a checkpoint of this trainer (same frames and config); training continues exactly."""
+        ckpt = load_checkpoint(path)
+        self.model = GaussianModel.from_state(ckpt["model"], device=self.device)
+        extra = ckpt["extra"]
+        self.scene_scale = float(extra["scene_scale"])
+        self.optimizers = make_optimizers(self.model, self.cfg.gs, self.scene_scale)
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(ckpt["optimizers"][name])
+        self.strategy.load_state_dict(ckpt["strategy"], device=self.device)
+        self.traj.load_state_dict(extra["traj"])
+        self.motion_opt = self._make_motion_opt()
+        self.motion_opt.load_state_dict(extra["motion_opt"])
+        self.generator.set_state(extra["generator"])
+        self._queue = [int(i) for i in extra["queue"]]
+        torch.set_rng_state(extra["torch_rng"])
+        self.step = int(ckpt["step"])
+
+    def export_ply(self, path: str | os.PathLike) -> Path:
+        """Write the scene as a 3DGS PLY (colours are linear light: SH DC encodes linear RGB)."""
+        from reconstruction.ply import save_ply
+
+        return save_ply(path, self.model)
