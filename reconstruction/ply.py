@@ -52,9 +52,37 @@ def ply_property_names(sh_degree: int) -> list[str]:
     )
 
 
-def save_ply(path: str | os.PathLike, model: GaussianModel) -> Path:
-    """Write ``model`` as a 3DGS PLY at ``path`` (atomically); returns the path."""
+#: Zeroth-order real SH constant 1 / (2 sqrt(pi)); rendered colour = SH_C0 * f_dc + 0.5 + higher bands (gsplat).
+SH_C0 = 0.2820947917738781
+#: Cap on the slope d sRGB / d linear used for the higher SH bands (the slope is infinite at black).
+_MAX_SLOPE = 10.0
+
+
+def linear_sh_to_srgb(sh0: torch.Tensor, shN: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Re-encode SH colour fitted in linear light (``sh0 [N,1,3]``, ``shN [N,K-1,3]``) for sRGB viewers.
+
+    Common splat viewers assume the colours of a 3DGS PLY are sRGB-encoded (3DGS trains on sRGB photos). The
+    base colour ``SH_C0 * sh0 + 0.5`` maps exactly through ``linear_to_srgb``; the view-dependent bands are
+    scaled by the local slope of that curve (first order, slope capped at 10), an approximation that is exact
+    for SH degree 0.
+    """
+    from deblur2d.color import linear_to_srgb
+
+    base = (SH_C0 * sh0 + 0.5).clamp(0.0, 1.0)
+    base_srgb = linear_to_srgb(base)
+    slope = (base_srgb / base.clamp_min(1e-6) / 2.2).clamp(max=_MAX_SLOPE)  # d(x^(1/2.2))/dx = y / (2.2 x)
+    return (base_srgb - 0.5) / SH_C0, shN * slope
+
+
+def save_ply(path: str | os.PathLike, model: GaussianModel, linear_colors: bool = False) -> Path:
+    """Write ``model`` as a 3DGS PLY at ``path`` (atomically); returns the path.
+
+    ``linear_colors``: the model's colours are linear light (DeblurGS); they are re-encoded to sRGB with
+    :func:`linear_sh_to_srgb` so that viewers show them right.
+    """
     p = {k: v.detach().cpu().float() for k, v in model.params.items()}
+    if linear_colors:
+        p["sh0"], p["shN"] = linear_sh_to_srgb(p["sh0"], p["shN"])
     n = p["means"].shape[0]
     f_dc = p["sh0"].transpose(1, 2).reshape(n, -1)  # [N, 3]
     f_rest = p["shN"].transpose(1, 2).reshape(n, -1)  # [N, 3 (K-1)], channel-major

@@ -130,3 +130,17 @@ def test_reads_other_property_orders_and_rejects_bad_files(tmp_path) -> None:
     (tmp_path / "t.ply").write_bytes(raw[:-10])
     with pytest.raises(ValueError, match="truncated"):
         load_ply(tmp_path / "t.ply")
+
+
+def test_linear_colours_are_reencoded_to_srgb_for_viewers():
+    from deblur2d.color import linear_to_srgb
+    from reconstruction.ply import SH_C0, linear_sh_to_srgb
+
+    lin = torch.tensor([[[0.0, 0.05, 0.2]], [[0.5, 0.8, 1.0]]])  # base colours in linear light
+    sh0 = (lin - 0.5) / SH_C0
+    shN = torch.ones(2, 3, 3) * 0.01
+    sh0_s, shN_s = linear_sh_to_srgb(sh0, shN)
+    torch.testing.assert_close(SH_C0 * sh0_s + 0.5, linear_to_srgb(lin), atol=1e-6, rtol=0)
+    # view-dependent bands scaled by the local slope of the sRGB curve: > 1 in the darks, < 1 in the lights
+    assert shN_s[0, 0, 2] > 0.01 and shN_s[1, 0, 2] < 0.01
+    assert torch.isfinite(shN_s).all() and shN_s.max() <= 0.1 + 1e-6  # capped at 10x where the slope blows up

@@ -463,7 +463,8 @@ class DeblurGSTrainer:
         self.step = int(ckpt["step"])
 
     def export_ply(self, path: str | os.PathLike) -> Path:
-        """Write the scene as a 3DGS PLY (colours are linear light: SH DC encodes linear RGB)."""
+        """Write the scene as a 3DGS PLY with sRGB-encoded colours (the model holds linear light; viewers
+        expect sRGB: see :func:`reconstruction.ply.linear_sh_to_srgb`)."""
         from reconstruction.ply import save_ply
 
-        return save_ply(path, self.model)
+        return save_ply(path, self.model, linear_colors=True)
