@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from deblur2d.errors import UserError
 from reconstruction.deblurgs.cli import load_preset, main
 from reconstruction.deblurgs.data import load_scene, read_image
 from reconstruction.deblurgs.evaluate import image_metrics
@@ -79,6 +80,12 @@ def test_cli_writes_outputs_and_resumes(tiny_strong: Path, tmp_path: Path, capsy
     err = capsys.readouterr().err
     assert "resumed at step 4" in err and "[5/5]" in err
     assert json.loads((out / "metrics.json").read_text())["train"]["steps"] == 6
+    # a checkpoint of other settings is refused in one line, and left as it was
+    before = (out / "checkpoint.pt").read_bytes()
+    with pytest.raises(UserError, match="checkpoint.pt: cannot resume") as e:
+        main([*common, "--config.gs.steps", "8", "--config.curve-order", "2"])
+    assert "\n" not in str(e.value) and "--no-resume" in str(e.value)
+    assert (out / "checkpoint.pt").read_bytes() == before
 
 
 def test_colmap_poses_and_pose_noise(tiny_strong: Path) -> None:

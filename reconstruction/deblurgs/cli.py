@@ -161,7 +161,14 @@ def run(args: TrainArgs) -> dict[str, Any]:
     ckpt = out / "checkpoint.pt"
     resumed = 0
     if args.resume and ckpt.is_file():
-        trainer.load_checkpoint(ckpt)
+        try:
+            trainer.load_checkpoint(ckpt)
+        except (RuntimeError, ValueError, KeyError, TypeError, EOFError) as e:  # shapes/keys of another config
+            raise UserError(
+                f"{ckpt}: cannot resume from it ({type(e).__name__}: {str(e).splitlines()[0][:100]}); it was written "
+                "with other settings (curve order, sub-frames, frames) or another version: rerun with the same "
+                "flags, use a new --out, or pass --no-resume to start over"
+            ) from None
         resumed = trainer.step
     mode = (
         f"motion on: order {cfg.curve_order}, S={cfg.n_subframes} after step {cfg.motion_start_step}, "
