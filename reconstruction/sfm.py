@@ -11,13 +11,12 @@ Files: ``work_dir/database.db``, every model under ``work_dir/models/<i>/``, and
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from deblur2d.atomic import partial_path
+from deblur2d.atomic import atomic_dir
 from deblur2d.errors import UserError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -159,15 +158,6 @@ def run_sfm(image_dir: str | Path, work_dir: str | Path, options: SfMOptions | N
         cam = next(iter(best.cameras.values()))
         focal = float(cam.mean_focal_length())
     out = work_dir / "sparse" / "0"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = partial_path(out)
-    tmp.mkdir()
-    try:
+    with atomic_dir(out) as tmp:
         best.write_binary(str(tmp))
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return SfMResult(len(names), registered, best.num_points3D(), focal, out, len(models), seconds, best)

@@ -70,3 +70,20 @@ def test_write_is_atomic_and_leaves_no_partial_files(tmp_path):
     dst = tmp_path / "x.png"
     write_image(dst, np.zeros((4, 4, 3), np.float32))
     assert [p.name for p in tmp_path.iterdir()] == ["x.png"]
+
+
+def test_atomic_dir_replaces_whole_or_not_at_all(tmp_path):
+    from deblur2d.atomic import atomic_dir
+
+    target = tmp_path / "sparse" / "0"
+    target.mkdir(parents=True)
+    (target / "old.bin").write_bytes(b"old")
+    with pytest.raises(RuntimeError):
+        with atomic_dir(target) as tmp:
+            (tmp / "new.bin").write_bytes(b"half")
+            raise RuntimeError("interrupted")
+    assert sorted(p.name for p in target.iterdir()) == ["old.bin"]  # untouched
+    with atomic_dir(target) as tmp:
+        (tmp / "new.bin").write_bytes(b"new")
+    assert sorted(p.name for p in target.iterdir()) == ["new.bin"]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["0"]  # no temporary folder left

@@ -9,13 +9,11 @@ rendered depth there agrees within 0.5%). Observations are the exact projections
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 
-from deblur2d.atomic import partial_path
+from deblur2d.atomic import atomic_dir
 
 from .camera_path import project
 from .raycast import render
@@ -77,16 +75,6 @@ def write_true_sparse(model_dir: Path, setup, names: list[str], sharp_u8: list[n
         colour = sharp_u8[i0][min(h - 1, int(uv[i0, pi, 1])), min(w - 1, int(uv[i0, pi, 0]))]
         rec.add_point3D(pts[pi], track, colour.astype(np.uint8))
 
-    model_dir = Path(model_dir)
-    model_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = partial_path(model_dir)
-    tmp.mkdir()
-    try:
+    with atomic_dir(model_dir) as tmp:
         rec.write_binary(str(tmp))
-        if model_dir.exists():
-            shutil.rmtree(model_dir)
-        os.replace(tmp, model_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
     return len(pts)
