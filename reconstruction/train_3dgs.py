@@ -269,6 +269,44 @@ def _as_float_tensor(x: Any) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------------------------------- trainer
+def save_trainer_checkpoint(trainer: Any, path: str | os.PathLike, extra: dict | None = None) -> Path:
+    """Write what every Gaussian trainer must keep to resume exactly (model, optimisers, strategy, step, view
+    order, RNG states, scene scale, config) plus a trainer's own ``extra`` entries, atomically.
+
+    ``trainer`` has ``model``, ``optimizers``, ``strategy``, ``step``, ``generator``, ``_queue``, ``scene_scale``
+    and a dataclass ``cfg`` (Trainer3DGS, DeblurGSTrainer)."""
+    base = {
+        "generator": trainer.generator.get_state(),
+        "queue": list(trainer._queue),
+        "torch_rng": torch.get_rng_state(),
+        "scene_scale": trainer.scene_scale,
+        "config": asdict(trainer.cfg),
+    }
+    return save_checkpoint(
+        path,
+        trainer.model,
+        step=trainer.step,
+        optimizers=trainer.optimizers,
+        strategy=trainer.strategy,
+        extra={**base, **(extra or {})},
+    )
+
+
+def restore_trainer_checkpoint(trainer: Any, ckpt: dict, gs_cfg: Train3DGSConfig) -> None:
+    """Inverse of :func:`save_trainer_checkpoint` for the shared part; ``ckpt["extra"]`` keeps the rest."""
+    trainer.model = GaussianModel.from_state(ckpt["model"], device=trainer.device)
+    extra = ckpt["extra"]
+    trainer.scene_scale = float(extra["scene_scale"])
+    trainer.optimizers = make_optimizers(trainer.model, gs_cfg, trainer.scene_scale)
+    for name, opt in trainer.optimizers.items():
+        opt.load_state_dict(ckpt["optimizers"][name])
+    trainer.strategy.load_state_dict(ckpt["strategy"], device=trainer.device)
+    trainer.generator.set_state(extra["generator"])
+    trainer._queue = [int(i) for i in extra["queue"]]
+    torch.set_rng_state(extra["torch_rng"])
+    trainer.step = int(ckpt["step"])
+
+
 class Trainer3DGS:
     """Plain 3DGS on V posed images.
 
@@ -445,31 +483,11 @@ class Trainer3DGS:
     # ------------------------------------------------------------------ persistence
     def save_checkpoint(self, path: str | os.PathLike) -> Path:
         """Model, optimisers, strategy, step, view order and RNG states, atomically."""
-        extra = {
-            "generator": self.generator.get_state(),
-            "queue": list(self._queue),
-            "torch_rng": torch.get_rng_state(),
-            "scene_scale": self.scene_scale,
-            "config": asdict(self.cfg),
-        }
-        return save_checkpoint(
-            path, self.model, step=self.step, optimizers=self.optimizers, strategy=self.strategy, extra=extra
-        )
+        return save_trainer_checkpoint(self, path)
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
         """Restore a checkpoint of this trainer (same images and cameras); training continues exactly."""
-        ckpt = load_checkpoint(path)
-        self.model = GaussianModel.from_state(ckpt["model"], device=self.device)
-        extra = ckpt["extra"]
-        self.scene_scale = float(extra["scene_scale"])
-        self.optimizers = make_optimizers(self.model, self.cfg, self.scene_scale)
-        for name, opt in self.optimizers.items():
-            opt.load_state_dict(ckpt["optimizers"][name])
-        self.strategy.load_state_dict(ckpt["strategy"], device=self.device)
-        self.generator.set_state(extra["generator"])
-        self._queue = [int(i) for i in extra["queue"]]
-        torch.set_rng_state(extra["torch_rng"])
-        self.step = int(ckpt["step"])
+        restore_trainer_checkpoint(self, load_checkpoint(path), self.cfg)
 
     def export_ply(self, path: str | os.PathLike) -> Path:
         """Write the current scene as a 3DGS PLY."""

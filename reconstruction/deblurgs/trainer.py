@@ -33,7 +33,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ import torch
 from deblur2d.color import linear_to_srgb, srgb_to_linear
 from deblur2d.metrics import psnr, ssim
 from reconstruction.densify import DensifyStrategy
-from reconstruction.gaussians import GaussianModel, load_checkpoint, save_checkpoint
+from reconstruction.gaussians import load_checkpoint
 from reconstruction.train_3dgs import (
     Train3DGSConfig,
     c2w_to_viewmat,
@@ -51,6 +51,8 @@ from reconstruction.train_3dgs import (
     init_model,
     make_optimizers,
     means_lr_at,
+    restore_trainer_checkpoint,
+    save_trainer_checkpoint,
 )
 
 from .trajectory import CameraTrajectories
@@ -434,33 +436,16 @@ class DeblurGSTrainer:
         extra = {
             "traj": {k: v.detach().cpu() for k, v in self.traj.state_dict().items()},
             "motion_opt": self.motion_opt.state_dict(),
-            "generator": self.generator.get_state(),
-            "queue": list(self._queue),
-            "torch_rng": torch.get_rng_state(),
-            "scene_scale": self.scene_scale,
-            "config": asdict(self.cfg),
         }
-        return save_checkpoint(
-            path, self.model, step=self.step, optimizers=self.optimizers, strategy=self.strategy, extra=extra
-        )
+        return save_trainer_checkpoint(self, path, extra)
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
         """Restore a checkpoint of this trainer (same frames and config); training continues exactly."""
         ckpt = load_checkpoint(path)
-        self.model = GaussianModel.from_state(ckpt["model"], device=self.device)
-        extra = ckpt["extra"]
-        self.scene_scale = float(extra["scene_scale"])
-        self.optimizers = make_optimizers(self.model, self.cfg.gs, self.scene_scale)
-        for name, opt in self.optimizers.items():
-            opt.load_state_dict(ckpt["optimizers"][name])
-        self.strategy.load_state_dict(ckpt["strategy"], device=self.device)
-        self.traj.load_state_dict(extra["traj"])
+        restore_trainer_checkpoint(self, ckpt, self.cfg.gs)
+        self.traj.load_state_dict(ckpt["extra"]["traj"])
         self.motion_opt = self._make_motion_opt()
-        self.motion_opt.load_state_dict(extra["motion_opt"])
-        self.generator.set_state(extra["generator"])
-        self._queue = [int(i) for i in extra["queue"]]
-        torch.set_rng_state(extra["torch_rng"])
-        self.step = int(ckpt["step"])
+        self.motion_opt.load_state_dict(ckpt["extra"]["motion_opt"])
 
     def export_ply(self, path: str | os.PathLike) -> Path:
         """Write the scene as a 3DGS PLY with sRGB-encoded colours (the model holds linear light; viewers
