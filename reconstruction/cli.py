@@ -19,6 +19,10 @@ from deblur2d.errors import UserError
 #: name -> (module with ``main(argv)``, one-line help). Order is the order shown in ``--help``.
 COMMANDS: dict[str, tuple[str, str]] = {
     "deblur": ("deblur2d.cli", "Restore blurry images, folders and videos with MIMO-UNet (single-image)."),
+    "sfm": ("reconstruction.sfm_cli", "Frames from a video or folder, optional MIMO-UNet pre-restoration, COLMAP SfM."),
+    "reconstruct": ("reconstruction.pipeline", "One command from shaky video to sharp 3D: every stage, resumable."),
+    "render": ("reconstruction.render_cli", "Render novel sharp views of a finished run along a camera path."),
+    "compare": ("reconstruction.compare", "Compare blurry / MIMO-UNet / 3DGS / DeblurGS frames: metrics and report."),
     "make-scene": ("reconstruction.synthetic.cli", "Make a synthetic blurry multi-view scene with ground truth."),
     "train-deblur2d": ("deblur2d.train", "Train MIMO-UNet on synthetic phone-shake blur or paired folders."),
     "eval-deblur2d": ("deblur2d.evaluate", "Evaluate deblurring on blurry/sharp pairs: PSNR and SSIM, JSON out."),

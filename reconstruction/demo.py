@@ -1,76 +1,80 @@
-"""``sharpsplat demo``: the bundled default a new user sees first (``make demo``).
+"""``sharpsplat demo`` (``make demo``): the whole product on the bundled synthetic demo, on a CPU.
 
-For now (single-image stage): make blurry examples from scikit-image's bundled photos, restore them with
-the weights that exist, and print the PSNR gained; without weights, say what is missing and how to get it.
-The full video -> 3D demo replaces this when the reconstruction pipeline lands.
+1. Makes the synthetic ``demo`` scene (320x240, 24 frames, strong camera-shake blur, seed 0) with its
+   ground truth, and its blurry frames as a video (``DEMO/scene-demo-strong-s0/video.mp4``); reused when there.
+2. Runs ``sharpsplat reconstruct .../video.mp4 --out DEMO/run-demo-strong-s0 --preset demo --ground-truth ...``:
+   frames from the video, MIMO-UNet pre-restoration (when weights exist), SfM, DeblurGS, the 3DGS-on-blurry
+   baseline, sharp frames, a novel-view video, the PLY, and the comparison report.
+3. Prints the PSNR/SSIM table and where the report is. Rerunning resumes (nothing finished is recomputed).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import tyro
 
 
 @dataclass
 class DemoConfig:
-    """Run the bundled demo on this machine and print where the results are."""
+    """Run the bundled demo (shaky synthetic video -> sharp 3D scene and report) and print where the results are."""
 
     out: Path = Path("demo")
-    """Folder for the demo's inputs and outputs."""
+    """Folder for the demo's scene and run."""
+    blur: Literal["mild", "strong", "extreme"] = "strong"
+    seed: int = 0
+    scene_preset: Literal["tiny", "demo"] = "demo"
+    """Synthetic scene preset (tiny: 128x96, 10 frames, for a quick check)."""
+    preset: str = "demo"
+    """Reconstruct preset (configs/reconstruct-<preset>.toml)."""
     weights: Path | None = None
     """MIMO-UNet weights (default: the shipped ones, if any)."""
-    device: str = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    progress: bool = True
 
 
-def _psnr(a, ref) -> float:
-    import numpy as np
+def ensure_scene(out: Path, blur: str, seed: int, progress: bool, preset: str = "demo") -> Path:
+    """The demo scene at ``out`` (made once, atomically; a complete one is reused)."""
+    from deblur2d.atomic import atomic_dir
+    from reconstruction.synthetic import make_scene
 
-    return float(10 * np.log10(1.0 / max(float(np.mean((a - ref) ** 2)), 1e-12)))
+    if (out / "video.mp4").is_file() and (out / "gt" / "cameras.json").is_file():
+        print(f"[scene] reusing {out}", file=sys.stderr)
+        return out
+    t = time.perf_counter()
+    with atomic_dir(out) as tmp:
+        make_scene(tmp, preset=preset, seed=seed, blur=blur, overwrite=True, progress=progress)
+    print(f"[scene] synthetic {preset} scene ({blur} blur, seed {seed}) -> {out} ({time.perf_counter() - t:.0f} s)",
+          file=sys.stderr)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
     cfg = tyro.cli(DemoConfig, args=argv, prog="sharpsplat demo")
+    from reconstruction.pipeline import load_preset, run_pipeline
 
-    from deblur2d.errors import UserError
-    from deblur2d.examples import make_examples
-    from deblur2d.image_io import read_image, write_image
-    from deblur2d.weights import default_weights_path
-
-    t0 = time.time()
-    print(f"[1/2] making example blurry photos in {cfg.out / 'examples'}", file=sys.stderr)
-    pairs = make_examples(cfg.out / "examples")
-    weights = cfg.weights or default_weights_path("mimo-unet")
-    if weights is None:
-        print(
-            "[2/2] no MIMO-UNet weights ship with this version yet, so nothing is restored.\n"
-            "      To restore the examples now, pass the official checkpoint:\n"
-            f"        sharpsplat demo --weights MIMO-UNet.pkl   (github chosj95/MIMO-UNet release)\n"
-            f"      or: sharpsplat deblur {cfg.out / 'examples' / 'blurry'} --out {cfg.out / 'deblurred'} "
-            "--weights PATH\n"
-            f"      The blurry inputs are in {cfg.out / 'examples' / 'blurry'}.",
-            file=sys.stderr,
-        )
-        return 0
-    from deblur2d.restorer import Restorer
-
-    try:
-        r = Restorer(weights=weights, device=cfg.device)
-    except UserError as e:
-        raise UserError(f"--weights: {e}") from None
-    print(f"[2/2] restoring with {r.describe()}", file=sys.stderr)
-    rows = []
-    for blurry, sharp in pairs:
-        b, info = read_image(blurry)
-        s, _ = read_image(sharp)
-        y = r.restore(b)
-        write_image(cfg.out / "deblurred" / blurry.name, y, info)
-        rows.append((blurry.stem, _psnr(b, s), _psnr(y, s)))
-    print(f"{'image':<12}{'blurry dB':>10}{'restored dB':>13}")
-    for name, pb, py in rows:
-        print(f"{name:<12}{pb:>10.2f}{py:>13.2f}")
-    print(f"restored frames in {cfg.out / 'deblurred'} ({time.time() - t0:.0f} s)")
+    t0 = time.perf_counter()
+    name = f"{cfg.scene_preset}-{cfg.blur}-s{cfg.seed}"
+    scene = ensure_scene(cfg.out / f"scene-{name}", cfg.blur, cfg.seed, cfg.progress, cfg.scene_preset)
+    args = dataclasses.replace(
+        load_preset(cfg.preset),
+        input=scene / "video.mp4",
+        out=cfg.out / f"run-{name}",
+        ground_truth=scene,
+        weights=cfg.weights,
+        device=cfg.device,
+        progress=cfg.progress,
+        seed=cfg.seed,
+    )
+    run_pipeline(args)
+    print(f"demo finished in {time.perf_counter() - t0:.0f} s; open {args.out / 'report.html'} in a browser")
     return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

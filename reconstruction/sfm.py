@@ -1,35 +1,117 @@
-"""Structure from motion with pycolmap (4.2): SIFT features, matching, incremental mapping.
+"""Structure from motion with pycolmap (4.x): SIFT features, matching, incremental mapping; the SfM front end.
 
-``run_sfm(image_dir, work_dir, options)`` runs the pinned configuration below on a folder of frames and
-keeps the largest model. Defaults follow FINDINGS.md: one shared SIMPLE_RADIAL camera (two free focals
-drift), exhaustive matching (markedly more robust than sequential once blur is strong), COLMAP's default
-SIFT (4 octaves from a 2x upsample; pin it in every comparison). Runs on the CPU unless ``use_gpu``.
+Three levels, each usable on its own and importable from here:
 
-Files: ``work_dir/database.db``, every model under ``work_dir/models/<i>/``, and the largest one copied to
-``work_dir/sparse/0`` (written to a temporary folder, then renamed).
+- ``run_sfm(image_dir, work_dir, options)`` (this module): the pinned configuration below on a folder of
+  frames; keeps the largest model. Defaults follow FINDINGS.md: one shared SIMPLE_RADIAL camera (two free
+  focals drift), matcher ``auto`` = exhaustive up to 50 frames (markedly more robust than sequential once blur
+  is strong), sequential with overlap beyond; COLMAP's default SIFT (4 octaves from a 2x upsample; pin it in
+  every comparison). Runs on the CPU unless ``use_gpu``. Files: ``work_dir/database.db``, every model under
+  ``work_dir/models/<i>/``, the largest one copied to ``work_dir/sparse/0``. :func:`loosened` gives the
+  configuration of the one retry.
+- ``run_scene_sfm(scene, ...)`` (:mod:`reconstruction.scene_sfm`): SfM for a scene folder (DESIGN.md), with
+  optional downscaling, the retry and a PINHOLE camera (:mod:`reconstruction.undistort`); writes
+  ``scene/sparse/0`` and ``scene/sfm_report.json``.
+- ``sfm_scene(input, scene, opts)`` (:mod:`reconstruction.front_end`): the whole front end: frames, optional
+  MIMO-UNet pre-restoration, ``run_scene_sfm``. ``sharpsplat sfm`` calls it.
+
+Helpers: :mod:`reconstruction.image_files` (image folders, box downscaling) and
+:mod:`reconstruction.camera_model` (distortion measure, PINHOLE rewrite, rescaling a model by an integer factor
+in COLMAP's pixel convention). Every public name of these modules is re-exported here (``__all__``); the
+scene-level names load on first use, since those modules import this one.
 """
 
 from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deblur2d.atomic import atomic_dir
 from deblur2d.errors import UserError
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+from .camera_model import MAX_DISTORTION_PX, max_distortion_px, rescale_reconstruction, to_pinhole
+from .image_files import IMAGE_EXTENSIONS, downscale_folder, list_images
+from .undistort import recover_distorted
+
+if TYPE_CHECKING:  # imported on first use by __getattr__ below: these modules import this one
+    from .front_end import DEFAULT_RESTORE, FrontEndOptions, plan_restore, sfm_scene
+    from .scene_sfm import REPORT_JSON, SfMFailed, read_report, run_scene_sfm
+
+__all__ = [
+    # the COLMAP run (this module)
+    "AUTO_EXHAUSTIVE_MAX",
+    "CAMERA_MODELS",
+    "SfMOptions",
+    "SfMResult",
+    "check_camera_model",
+    "loosened",
+    "resolve_matcher",
+    "run_sfm",
+    # image folders and camera models
+    "IMAGE_EXTENSIONS",
+    "MAX_DISTORTION_PX",
+    "downscale_folder",
+    "list_images",
+    "max_distortion_px",
+    "recover_distorted",
+    "rescale_reconstruction",
+    "to_pinhole",
+    # scene folders and the whole front end (loaded on first use)
+    "DEFAULT_RESTORE",
+    "REPORT_JSON",
+    "FrontEndOptions",
+    "SfMFailed",
+    "plan_restore",
+    "read_report",
+    "run_scene_sfm",
+    "sfm_scene",
+]
+
+#: matcher "auto": exhaustive matching up to this many frames, sequential beyond.
+AUTO_EXHAUSTIVE_MAX = 50
+CAMERA_MODELS = ("SIMPLE_RADIAL", "PINHOLE", "SIMPLE_PINHOLE", "RADIAL", "OPENCV")
+
+#: Names re-exported from modules that import this one: {name: module}, imported on first access.
+_LAZY = {
+    "REPORT_JSON": "scene_sfm",
+    "SfMFailed": "scene_sfm",
+    "read_report": "scene_sfm",
+    "run_scene_sfm": "scene_sfm",
+    "DEFAULT_RESTORE": "front_end",
+    "FrontEndOptions": "front_end",
+    "plan_restore": "front_end",
+    "sfm_scene": "front_end",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __package__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 @dataclass
 class SfMOptions:
     """Pinned SfM configuration."""
 
-    matcher: str = "exhaustive"
-    """'exhaustive' (all pairs) or 'sequential' (neighbours in file-name order)."""
+    matcher: str = "auto"
+    """'exhaustive' (all pairs), 'sequential' (neighbours in file-name order) or 'auto' (exhaustive up to
+    ``auto_exhaustive_max`` frames, else sequential)."""
     sequential_overlap: int = 10
     """Sequential matching: number of following frames matched to each frame."""
+    auto_exhaustive_max: int = AUTO_EXHAUSTIVE_MAX
     camera_model: str = "SIMPLE_RADIAL"
     single_camera: bool = True
     """One camera shared by all frames (a video)."""
@@ -38,6 +120,14 @@ class SfMOptions:
     first_octave: int = -1
     min_model_size: int = 2
     """Smallest model kept (COLMAP's default of 10 hides how far a failed run got)."""
+    min_num_matches: int = 15
+    """Mapper: fewest verified matches for a pair to count (COLMAP default)."""
+    init_min_num_inliers: int = 100
+    """Mapper: fewest inliers of the initial pair (COLMAP default)."""
+    abs_pose_min_num_inliers: int = 30
+    """Mapper: fewest 2D-3D inliers to register a frame (COLMAP default)."""
+    abs_pose_min_inlier_ratio: float = 0.25
+    """Mapper: smallest inlier ratio to register a frame (COLMAP default)."""
     num_threads: int = -1
     """-1: all cores."""
     seed: int = 0
@@ -57,6 +147,11 @@ class SfMResult:
     num_models: int
     seconds: dict[str, float] = field(default_factory=dict)
     reconstruction: object | None = None
+    matcher: str = ""
+    """The matcher that ran (``auto`` resolved)."""
+    matcher_reason: str = ""
+    camera_model: str = ""
+    mean_reprojection_error_px: float | None = None
 
     @property
     def num_registered(self) -> int:
@@ -71,13 +166,39 @@ class SfMResult:
         return d
 
 
-def list_images(image_dir: Path) -> list[str]:
-    """Image file names in ``image_dir`` (sorted), ignoring hidden and partial files."""
-    return sorted(
-        p.name
-        for p in Path(image_dir).iterdir()
-        if p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")
+def resolve_matcher(matcher: str, num_images: int, auto_max: int = AUTO_EXHAUSTIVE_MAX) -> tuple[str, str]:
+    """(matcher to run, why). ``auto``: exhaustive up to ``auto_max`` frames, else sequential."""
+    if matcher not in ("auto", "exhaustive", "sequential"):
+        raise UserError(f"--matcher: unknown {matcher!r}; choose auto, exhaustive or sequential")
+    if matcher != "auto":
+        return matcher, "chosen"
+    if num_images <= auto_max:
+        return "exhaustive", f"auto: {num_images} frames <= {auto_max}"
+    return "sequential", f"auto: {num_images} frames > {auto_max}"
+
+
+def loosened(opt: SfMOptions) -> tuple[SfMOptions, dict[str, list]]:
+    """The retry configuration: 6 SIFT octaves (FINDINGS.md: rescues strong blur), exhaustive matching and
+    lower mapper inlier thresholds. Returns (options, {field: [before, after]}) for what changed."""
+    new = replace(
+        opt,
+        num_octaves=max(opt.num_octaves, 6),
+        matcher="exhaustive",
+        min_num_matches=min(opt.min_num_matches, 10),
+        init_min_num_inliers=min(opt.init_min_num_inliers, 50),
+        abs_pose_min_num_inliers=min(opt.abs_pose_min_num_inliers, 15),
+        abs_pose_min_inlier_ratio=min(opt.abs_pose_min_inlier_ratio, 0.15),
     )
+    a, b = asdict(opt), asdict(new)
+    return new, {k: [a[k], b[k]] for k in a if a[k] != b[k]}
+
+
+def check_camera_model(name: str) -> None:
+    """UserError unless ``name`` is a COLMAP camera model."""
+    import pycolmap
+
+    if name not in pycolmap.CameraModelId.__members__ or name == "INVALID":
+        raise UserError(f"--camera-model {name!r}: choose one of {', '.join(CAMERA_MODELS)}")
 
 
 def run_sfm(image_dir: str | Path, work_dir: str | Path, options: SfMOptions | None = None) -> SfMResult:
@@ -95,8 +216,8 @@ def run_sfm(image_dir: str | Path, work_dir: str | Path, options: SfMOptions | N
     names = list_images(image_dir)
     if not names:
         raise UserError(f"{image_dir}: no images ({', '.join(IMAGE_EXTENSIONS)})")
-    if opt.matcher not in ("exhaustive", "sequential"):
-        raise UserError(f"--matcher: unknown {opt.matcher!r}; choose exhaustive or sequential")
+    matcher, reason = resolve_matcher(opt.matcher, len(names), opt.auto_exhaustive_max)
+    check_camera_model(opt.camera_model)
     work_dir.mkdir(parents=True, exist_ok=True)
     db = work_dir / "database.db"
     if db.exists():
@@ -133,7 +254,7 @@ def run_sfm(image_dir: str | Path, work_dir: str | Path, options: SfMOptions | N
     matching = pycolmap.FeatureMatchingOptions()
     matching.num_threads = opt.num_threads
     matching.use_gpu = opt.use_gpu
-    if opt.matcher == "exhaustive":
+    if matcher == "exhaustive":
         pycolmap.match_exhaustive(db, matching_options=matching, device=device)
     else:
         pairing = pycolmap.SequentialPairingOptions()
@@ -144,13 +265,18 @@ def run_sfm(image_dir: str | Path, work_dir: str | Path, options: SfMOptions | N
     t = time.perf_counter()
     mapping = pycolmap.IncrementalPipelineOptions()
     mapping.min_model_size = opt.min_model_size
+    mapping.min_num_matches = opt.min_num_matches
     mapping.num_threads = opt.num_threads
     mapping.random_seed = opt.seed
+    mapping.mapper.init_min_num_inliers = opt.init_min_num_inliers
+    mapping.mapper.abs_pose_min_num_inliers = opt.abs_pose_min_num_inliers
+    mapping.mapper.abs_pose_min_inlier_ratio = opt.abs_pose_min_inlier_ratio
     models = pycolmap.incremental_mapping(db, image_dir, models_dir, options=mapping)
     seconds["map"] = time.perf_counter() - t
 
+    extra = {"matcher": matcher, "matcher_reason": reason, "camera_model": opt.camera_model}
     if not models:
-        return SfMResult(len(names), [], 0, None, None, 0, seconds, None)
+        return SfMResult(len(names), [], 0, None, None, 0, seconds, None, **extra)
     best = max(models.values(), key=lambda r: (r.num_reg_images(), r.num_points3D()))
     registered = sorted(best.images[i].name for i in best.reg_image_ids())
     focal = None
@@ -160,4 +286,16 @@ def run_sfm(image_dir: str | Path, work_dir: str | Path, options: SfMOptions | N
     out = work_dir / "sparse" / "0"
     with atomic_dir(out) as tmp:
         best.write_binary(str(tmp))
-    return SfMResult(len(names), registered, best.num_points3D(), focal, out, len(models), seconds, best)
+    mre = float(best.compute_mean_reprojection_error()) if best.num_points3D() else None
+    return SfMResult(
+        len(names),
+        registered,
+        best.num_points3D(),
+        focal,
+        out,
+        len(models),
+        seconds,
+        best,
+        mean_reprojection_error_px=mre,
+        **extra,
+    )

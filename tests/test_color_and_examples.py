@@ -41,18 +41,34 @@ def test_line_kernel_and_linear_light_blur():
     np.testing.assert_allclose(srgb_to_linear(out).sum(axis=(0, 1)), 1.0, rtol=1e-3)
 
 
+def _table(out: str) -> dict[str, list[str]]:
+    rows = [[c.strip() for c in ln.strip("|").split("|")] for ln in out.splitlines() if ln.startswith("| ")]
+    return {r[0]: r[1:] for r in rows[1:]}
+
+
 def test_demo_without_weights_explains(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("pycolmap")
     monkeypatch.setattr("deblur2d.weights.default_weights_path", lambda model: None)
-    assert sharpsplat(["demo", "--out", str(tmp_path)]) == 0
+    argv = ["demo", "--out", str(tmp_path), "--scene-preset", "tiny", "--preset", "tiny", "--no-progress"]
+    assert sharpsplat(argv) == 0
+    cap = capsys.readouterr()
+    assert "no MIMO-UNet weights" in cap.err and "--weights" in cap.err
+    table = _table(cap.out)
+    assert {"Blurry input", "3DGS on blurry", "DeblurGS"} <= set(table) and "MIMO-UNet" not in table
+    run = tmp_path / "run-tiny-strong-s0"
+    assert (run / "report.html").is_file() and str(run / "report.html") in cap.out
+    assert sharpsplat(argv) == 0  # a rerun reuses the scene and every finished stage
     err = capsys.readouterr().err
-    assert "no MIMO-UNet weights" in err and "--weights" in err
-    assert len(list((tmp_path / "examples" / "blurry").glob("*.png"))) == 4
+    assert "[scene] reusing" in err and "resuming; finished:" in err and "[train]" not in err
 
 
-def test_demo_with_weights_prints_table(tmp_path, identity_weights, capsys):
-    assert sharpsplat(["demo", "--out", str(tmp_path), "--weights", str(identity_weights), "--device", "cpu"]) == 0
-    out = capsys.readouterr().out
-    rows = [ln.split() for ln in out.splitlines() if ln.startswith(("astronaut", "coffee", "chelsea", "rocket"))]
-    assert len(rows) == 4
-    for _, blurry_db, restored_db in rows:  # identity network: restored == blurry
-        assert abs(float(blurry_db) - float(restored_db)) < 0.05 and 15 < float(blurry_db) < 40
+def test_demo_with_weights_restores_before_sfm(tmp_path, identity_weights, capsys):
+    pytest.importorskip("pycolmap")
+    argv = ["demo", "--out", str(tmp_path), "--scene-preset", "tiny", "--preset", "tiny", "--no-progress",
+            "--weights", str(identity_weights), "--device", "cpu"]
+    assert sharpsplat(argv) == 0
+    cap = capsys.readouterr()
+    assert "[restore] 10 frames restored" in cap.err and "on the restored frames" in cap.err
+    table = _table(cap.out)
+    # identity network: the MIMO-UNet frames are the blurry ones, to 8-bit rounding
+    assert abs(float(table["MIMO-UNet"][0]) - float(table["Blurry input"][0])) < 0.05

@@ -80,6 +80,13 @@ def test_cli_writes_outputs_and_resumes(tiny_strong: Path, tmp_path: Path, capsy
     err = capsys.readouterr().err
     assert "resumed at step 4" in err and "[5/5]" in err
     assert json.loads((out / "metrics.json").read_text())["train"]["steps"] == 6
+    log = [json.loads(line) for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [4, 6]  # one line per finished run here (log_every 10), none repeated
+    assert set(log[0]) == {"step", "loss", "psnr", "n_gaussians", "subframes", "seconds"}
+    cams = json.loads((out / "cameras.json").read_text())
+    assert (cams["width"], cams["height"]) == (128, 96) and cams["files"] == files
+    assert cams["color_space"] == "linear" and len(cams["c2w_mid"]) == len(files)
+    np.testing.assert_allclose(cams["K"], load_scene(tiny_strong, poses="gt").K, atol=1e-5)
     # a checkpoint of other settings is refused in one line, and left as it was
     before = (out / "checkpoint.pt").read_bytes()
     with pytest.raises(UserError, match="checkpoint.pt: cannot resume") as e:
@@ -103,3 +110,16 @@ def test_colmap_poses_and_pose_noise(tiny_strong: Path) -> None:
     np.testing.assert_allclose(moved, 0.01 * camera_extent(gt.c2ws), rtol=1e-9)
     half = load_scene(tiny_strong, poses="gt", downscale=2)
     assert half.images.shape[1:3] == (48, 64) and half.K[0, 0] == pytest.approx(gt.K[0, 0] / 2)
+    # pixel (i, j) covers [j, j+1) x [i, i+1) (gt/cameras.json "pixel_centre"): the principal point halves too
+    np.testing.assert_allclose(half.K[:2, 2], gt.K[:2, 2] / 2, atol=1e-12)
+
+
+def test_train_log_drops_lines_past_the_checkpoint(tmp_path: Path) -> None:
+    from reconstruction.deblurgs.trainer import TrainLog
+
+    path = tmp_path / "train_log.jsonl"
+    path.write_text('{"step": 10, "loss": 1}\n{"step": 20, "loss": 2}\n{"step": 30, "loss": 3}\n{"step": 4')
+    log = TrainLog(path, resume_step=20)  # a hard kill after step 30, last checkpoint at step 20
+    log.write(step=30, loss=0.5)
+    assert [json.loads(line)["step"] for line in path.read_text().splitlines()] == [10, 20, 30]
+    assert json.loads(path.read_text().splitlines()[-1])["loss"] == 0.5

@@ -5,32 +5,30 @@ Presets are TOML files in the repository's ``configs/`` (``deblurgs-tiny``, ``de
 ``[config.gs]``, ``[config.gs.densify]`` tables). The preset is loaded first, then command-line flags override it.
 
 Stages, one line each on stderr: load, train (progress bar; checkpoint every ``config.gs.checkpoint_every``
-steps; a rerun resumes from ``RUN/checkpoint.pt``), deblurred frames (``RUN/deblurred/`` with the scene's file
-names, ``RUN/trajectories.json``), export (``RUN/splats.ply``, ``RUN/renders/`` novel views of synthetic
-scenes), metrics (``RUN/metrics.json``; ground-truth metrics on synthetic scenes). Every file is written
-atomically; ``RUN/manifest.json`` lists finished stages.
+steps; a rerun resumes from ``RUN/checkpoint.pt``; ``RUN/train_log.jsonl``: the training curve), deblurred
+frames (``RUN/deblurred/`` with the scene's file names, ``RUN/trajectories.json``, ``RUN/cameras.json``: size, K
+and poses for rendering), export (``RUN/splats.ply``, ``RUN/renders/`` novel views of synthetic scenes), metrics
+(``RUN/metrics.json``; ground-truth metrics on synthetic scenes). Every file is written atomically;
+``RUN/manifest.json`` lists finished stages.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import tomllib
 import tyro
 
 from deblur2d.errors import UserError
+from reconstruction.presets import CONFIG_DIR, apply_dict, jsonable, load_preset_into, preset_from_argv
 
 from .trainer import DeblurGSConfig
 
 __all__ = ["TrainArgs", "CONFIG_DIR", "load_preset", "apply_dict", "main"]
 
-#: Folder of the named TOML presets (the repository's ``configs/``).
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 DEFAULT_PRESET = "deblurgs-cpu-demo"
 
 
@@ -44,8 +42,9 @@ class TrainArgs:
     """Run folder."""
     preset: str = DEFAULT_PRESET
     """Preset name in configs/ (deblurgs-tiny, deblurgs-cpu-demo, deblurgs-gpu-quality) or a TOML path."""
-    poses: Literal["auto", "gt", "sparse"] = "auto"
-    """Pose source: sparse/0 (COLMAP), gt (gt/cameras.json c2w_mid), auto = sparse/0 if present."""
+    poses: Literal["auto", "gt", "sparse", "llff"] = "auto"
+    """Pose source: sparse (COLMAP sparse/0 or sparse/), llff (poses_bounds.npy), gt (gt/cameras.json c2w_mid);
+    auto = the COLMAP model if present, else poses_bounds.npy, else gt."""
     downscale: int = 1
     """Train on frames box-downscaled by this integer factor (in linear light)."""
     perturb_rot_deg: float = 0.0
@@ -67,56 +66,10 @@ class TrainArgs:
     config: DeblurGSConfig = field(default_factory=DeblurGSConfig)
 
 
-def apply_dict(obj: Any, values: dict[str, Any], where: str = "") -> Any:
-    """A copy of dataclass ``obj`` with ``values`` (nested dicts for nested dataclasses) applied; lists become
-    tuples where the field holds a tuple. Unknown keys raise :class:`UserError`."""
-    names = {f.name for f in dataclasses.fields(obj)}
-    changes = {}
-    for key, val in values.items():
-        if key not in names:
-            raise UserError(f"preset {where or 'file'}: unknown key {key!r}; known: {', '.join(sorted(names))}")
-        cur = getattr(obj, key)
-        if dataclasses.is_dataclass(cur) and isinstance(val, dict):
-            changes[key] = apply_dict(cur, val, f"{where}.{key}" if where else key)
-        elif isinstance(cur, tuple) and isinstance(val, list):
-            changes[key] = tuple(val)
-        elif isinstance(cur, Path):
-            changes[key] = Path(val)
-        else:
-            changes[key] = val
-    return dataclasses.replace(obj, **changes)
-
-
-def preset_path(name: str) -> Path:
-    """TOML file of preset ``name`` (a path, or a name in :data:`CONFIG_DIR`)."""
-    p = Path(name)
-    if p.suffix == ".toml" and p.is_file():
-        return p
-    cand = CONFIG_DIR / f"{name}.toml"
-    if cand.is_file():
-        return cand
-    known = sorted(q.stem for q in CONFIG_DIR.glob("deblurgs-*.toml")) if CONFIG_DIR.is_dir() else []
-    raise UserError(f"--preset: no preset {name!r} (no file {cand}); choose one of: {', '.join(known)}")
-
-
 def load_preset(name: str, base: TrainArgs | None = None) -> TrainArgs:
-    """``base`` (default :class:`TrainArgs`) with the preset's TOML values applied."""
-    path = preset_path(name)
-    try:
-        values = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as e:
-        raise UserError(f"{path}: not valid TOML ({e})") from None
-    values.pop("description", None)
-    return apply_dict(base or TrainArgs(), values, str(path.name))
-
-
-def _preset_from_argv(argv: list[str]) -> str:
-    for i, a in enumerate(argv):
-        if a == "--preset" and i + 1 < len(argv):
-            return argv[i + 1]
-        if a.startswith("--preset="):
-            return a.split("=", 1)[1]
-    return DEFAULT_PRESET
+    """``base`` (default :class:`TrainArgs`) with preset ``name``'s TOML values applied
+    (``configs/deblurgs-<name>.toml``, the full stem, or a path)."""
+    return load_preset_into(base or TrainArgs(), name, "deblurgs-")
 
 
 def _log(msg: str) -> None:
@@ -153,6 +106,8 @@ def run(args: TrainArgs) -> dict[str, Any]:
     t0 = time.perf_counter()
     sc = load_scene(args.scene, args.poses, args.downscale, args.perturb_rot_deg, args.perturb_trans_pct, cfg.gs.seed)
     npts = 0 if sc.points is None else len(sc.points)
+    for note in sc.notes:
+        _log(f"      note: {note}")
     _log(
         f"[1/5] load: {len(sc.files)} frames {sc.width}x{sc.height} (downscale {sc.downscale}), poses from "
         f"{sc.pose_source}, {npts} sparse points, device {device} ({time.perf_counter() - t0:.1f} s)"
@@ -188,7 +143,9 @@ def run(args: TrainArgs) -> dict[str, Any]:
     sharp = trainer.render_sharp().cpu().numpy()
     for name, img in zip(sc.files, sharp, strict=True):
         write_image(out / "deblurred" / name, img)
-    write_json_atomic(out / "trajectories.json", {"files": sc.files, **trainer.traj.to_json()})
+    traj = trainer.traj.to_json()
+    write_json_atomic(out / "trajectories.json", {"files": sc.files, **traj})
+    write_json_atomic(out / "cameras.json", run_cameras(sc, trainer, traj))
     stages["deblurred"] = {"frames": len(sc.files)}
     _write_manifest(out, stages)
     _log(
@@ -213,7 +170,7 @@ def run(args: TrainArgs) -> dict[str, Any]:
         "n_frames": len(sc.files),
         "resolution": [sc.width, sc.height],
         "device": device,
-        "args": _jsonable(asdict(args)),
+        "args": jsonable(asdict(args)),
     }
     if args.evaluate and sc.gt is not None:
         t2 = time.perf_counter()
@@ -228,28 +185,35 @@ def run(args: TrainArgs) -> dict[str, Any]:
     else:
         _log(f"[5/5] metrics: no ground truth; training summary -> {out / 'metrics.json'}")
     metrics["seconds_total"] = time.perf_counter() - t0
-    write_json_atomic(out / "metrics.json", _jsonable(metrics))
+    write_json_atomic(out / "metrics.json", jsonable(metrics))
     stages["metrics"] = {"file": "metrics.json"}
     _write_manifest(out, stages)
     return metrics
 
 
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, Path):
-        return str(x)
-    if hasattr(x, "item") and callable(x.item):
-        return x.item()
-    return x
+def run_cameras(sc: Any, trainer: Any, traj: dict[str, Any]) -> dict[str, Any]:
+    """``RUN/cameras.json``: what rendering a finished run needs besides the checkpoint. ``K`` and the size are
+    those of training (after ``--downscale``); poses are camera-to-world, OpenCV axes; the model's colours are
+    linear light (render, then ``linear_to_srgb``)."""
+    return {
+        "width": int(trainer.width),
+        "height": int(trainer.height),
+        "K": trainer.K.cpu().double().tolist(),
+        "files": list(sc.files),
+        "c2w_mid": [f["c2w_mid"] for f in traj["frames"]],
+        "c2w_given": [f["c2w_given"] for f in traj["frames"]],
+        "color_space": "linear",
+        "downscale": int(sc.downscale),
+        "sh_degree": int(trainer.model.sh_degree_max),
+        "background": [float(v) for v in trainer.cfg.gs.background],
+        "backend": trainer.cfg.gs.backend,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``sharpsplat train``."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    default = load_preset(_preset_from_argv(argv))
+    default = load_preset(preset_from_argv(argv, DEFAULT_PRESET))
     args = tyro.cli(TrainArgs, default=default, args=argv, prog="sharpsplat train")
     run(args)
     return 0

@@ -1,4 +1,5 @@
-"""Scene input for DeblurGS: frames, poses (gt/cameras.json or COLMAP sparse/0), optional downscale and pose noise.
+"""Scene input for DeblurGS: frames, poses (COLMAP model, LLFF poses_bounds.npy or gt/cameras.json; read by
+``reconstruction.scene_io``), optional downscale and pose noise.
 
 Poses are camera-to-world 4x4 in OpenCV axes (DESIGN.md). From COLMAP, ``image.cam_from_world`` is the
 world-to-camera pose and is inverted here. Images are float32 sRGB in [0, 1].
@@ -14,6 +15,7 @@ import numpy as np
 
 from deblur2d.color import linear_to_srgb, srgb_to_linear
 from deblur2d.errors import UserError
+from reconstruction.scene_io import ViewSet
 
 __all__ = ["SceneData", "load_scene", "downscale_image", "downscale_K", "perturb_poses", "read_image"]
 
@@ -33,8 +35,12 @@ class SceneData:
     c2ws_given: np.ndarray | None = None  # before perturbation
     gt: dict | None = None  # load_gt() of a synthetic scene, when present
     downscale: int = 1
-    pose_source: str = ""
-    notes: list[str] = field(default_factory=list)
+    pose_source: str = ""  # "gt", "sparse" or "llff"
+    notes: list[str] = field(default_factory=list)  # what the reader noticed (left-out frames, scaled K, ...)
+    near: float | None = None  # LLFF depth bounds (world units); None elsewhere
+    far: float | None = None
+    sharp: ViewSet | None = None  # sharp image of each training view (gt/sharp, images_test/), same poses
+    test: ViewSet | None = None  # held-out sharp novel views with their poses (gt/test, hold=N views)
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -59,14 +65,13 @@ def downscale_image(img: np.ndarray, factor: int) -> np.ndarray:
 
 
 def downscale_K(K: np.ndarray, factor: int) -> np.ndarray:
-    """Intrinsics for an image box-downscaled by ``factor`` (pixel centres: ``c' = (c + 0.5) / f - 0.5``)."""
+    """Intrinsics for an image box-downscaled by ``factor``. Pixel (i, j) covers ``[j, j+1) x [i, i+1)`` in K's
+    coordinates (COLMAP, gsplat, our synthetic scenes), so image coordinates simply scale: ``K' = K / f`` on the
+    first two rows (focal and principal point alike)."""
     K = np.array(K, dtype=np.float64)
     if factor <= 1:
         return K
-    K[0, 0] /= factor
-    K[1, 1] /= factor
-    K[0, 2] = (K[0, 2] + 0.5) / factor - 0.5
-    K[1, 2] = (K[1, 2] + 0.5) / factor - 0.5
+    K[:2] /= factor
     return K
 
 
@@ -86,79 +91,43 @@ def perturb_poses(c2ws: np.ndarray, rot_deg: float, trans_frac: float, scale: fl
     return out
 
 
-def _colmap_poses(scene: Path, files: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    import pycolmap
-
-    model = scene / "sparse" / "0"
-    rec = pycolmap.Reconstruction(str(model))
-    by_name = {img.name: img for img in rec.images.values()}
-    missing = [f for f in files if f not in by_name]
-    if missing:
-        raise UserError(f"{model}: no pose for {len(missing)} frame(s), e.g. {missing[0]}; rerun SfM")
-    c2ws = []
-    for f in files:
-        img = by_name[f]
-        w2c = np.eye(4)
-        w2c[:3, :4] = np.asarray(
-            img.cam_from_world().matrix() if callable(img.cam_from_world) else img.cam_from_world.matrix()
-        )
-        c2ws.append(np.linalg.inv(w2c))
-    cam = rec.cameras[by_name[files[0]].camera_id]
-    K = np.asarray(cam.calibration_matrix(), dtype=np.float64)
-    pts = np.array([p.xyz for p in rec.points3D.values()], dtype=np.float64).reshape(-1, 3)
-    cols = np.array([p.color for p in rec.points3D.values()], dtype=np.uint8).reshape(-1, 3)
-    return np.stack(c2ws), K, pts, cols
-
-
 def load_scene(
     scene: str | Path,
-    poses: Literal["auto", "gt", "sparse"] = "auto",
+    poses: Literal["auto", "gt", "sparse", "llff"] = "auto",
     downscale: int = 1,
     perturb_rot_deg: float = 0.0,
     perturb_trans_pct: float = 0.0,
     seed: int = 0,
 ) -> SceneData:
-    """Read ``scene/images`` and poses: ``gt`` = gt/cameras.json ``c2w_mid``; ``sparse`` = COLMAP sparse/0;
-    ``auto`` = sparse/0 if present else gt. Initial points come from sparse/0 when it exists. Pose noise
-    (``perturb_*``, degrees and percent of the camera extent) is applied after loading, seeded."""
-    from reconstruction.train_3dgs import camera_extent, read_sparse_points
+    """Read ``scene/images`` and poses (:func:`reconstruction.scene_io.read_scene`): ``sparse`` = the COLMAP model
+    in sparse/0 or sparse/ (binary or text); ``llff`` = poses_bounds.npy (LLFF / Deblur-NeRF); ``gt`` =
+    gt/cameras.json ``c2w_mid`` (synthetic); ``auto`` = the first of these the scene has. Initial points come
+    from the COLMAP model when it has any (LLFF: none; ``near``/``far`` bound the scene instead).
+
+    Images (PNG or JPEG) are box-downscaled by ``downscale`` and ``K`` with them. Pose noise (``perturb_*``,
+    degrees and percent of the camera extent) is applied after loading, seeded. ``sharp`` / ``test`` name the
+    scene's sharp evaluation images at their own resolution (downscale them like the frames): gt/sharp and
+    gt/test of synthetic scenes, images_test/ and held-out views (``hold=N`` marker) of Deblur-NeRF scenes."""
+    from reconstruction.scene_io import read_scene
+    from reconstruction.train_3dgs import camera_extent
 
     scene = Path(scene)
-    img_dir = scene / "images"
-    if not img_dir.is_dir():
-        raise UserError(f"{scene}: no images/ folder; give a scene folder made by make-scene or SfM")
+    cams = read_scene(scene, poses)
     gt = None
     if (scene / "gt" / "cameras.json").is_file():
         from reconstruction.synthetic import load_gt
 
         gt = load_gt(scene)
-    has_sparse = (scene / "sparse" / "0").is_dir()
-    src = poses if poses != "auto" else ("sparse" if has_sparse else "gt")
-    if src == "gt" and gt is None:
-        raise UserError(f"{scene}: --poses gt needs gt/cameras.json (synthetic scenes); use --poses sparse")
-    if src == "sparse" and not has_sparse:
-        raise UserError(f"{scene}: no sparse/0 COLMAP model; run SfM first or use --poses gt")
-    if gt is not None:
-        files = list(gt["files"])
-    else:
-        files = sorted(p.name for p in img_dir.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
+    files = list(cams.files)
     if not files:
-        raise UserError(f"{img_dir}: no images")
-    pts = cols = None
-    if src == "gt":
-        c2ws, K = np.asarray(gt["c2w_mid"], np.float64), np.asarray(gt["K"], np.float64)
-        sp = read_sparse_points(scene) if has_sparse else None
-        if sp is not None:
-            pts, cols = sp
-    else:
-        c2ws, K, pts, cols = _colmap_poses(scene, files)
-        if len(pts) == 0:
-            pts = cols = None
-    imgs = np.stack([downscale_image(read_image(img_dir / f), downscale) for f in files])
-    K = downscale_K(K, downscale)
+        raise UserError(f"{cams.image_dir}: no images")
+    imgs = np.stack([downscale_image(read_image(cams.image_dir / f), downscale) for f in files])
+    K = downscale_K(cams.K, downscale)
+    c2ws = np.asarray(cams.c2ws, np.float64)
     given = c2ws.copy()
     if perturb_rot_deg > 0 or perturb_trans_pct > 0:
         c2ws = perturb_poses(c2ws, perturb_rot_deg, perturb_trans_pct / 100.0, camera_extent(given), seed + 7919)
+    src = {"synthetic-gt": "gt", "llff": "llff"}.get(cams.source, "sparse")
     return SceneData(
         images=imgs,
         c2ws=c2ws,
@@ -166,10 +135,15 @@ def load_scene(
         files=files,
         width=imgs.shape[2],
         height=imgs.shape[1],
-        points=pts,
-        colors=cols,
+        points=cams.points,
+        colors=cams.colors,
         c2ws_given=given,
         gt=gt,
         downscale=max(int(downscale), 1),
         pose_source=src,
+        notes=list(cams.notes),
+        near=cams.near,
+        far=cams.far,
+        sharp=cams.sharp,
+        test=cams.test,
     )

@@ -29,6 +29,7 @@ checkpoints) is reused from :mod:`reconstruction.train_3dgs`.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import time
@@ -57,7 +58,7 @@ from reconstruction.train_3dgs import (
 
 from .trajectory import CameraTrajectories
 
-__all__ = ["DeblurGSConfig", "DeblurGSTrainer", "RowAdam", "annealed_threshold", "log_linear"]
+__all__ = ["DeblurGSConfig", "DeblurGSTrainer", "RowAdam", "TrainLog", "annealed_threshold", "log_linear"]
 
 
 @dataclass
@@ -101,6 +102,33 @@ class DeblurGSConfig:
     """Steps over which the threshold decays."""
     frames_per_step: int = 1
     """Blurry frames per step (their sub-frames share one render call)."""
+
+
+class TrainLog:
+    """Training curve as JSON lines ``{"step", "loss", "psnr", "n_gaussians", "subframes", "seconds"}``
+    (``psnr``: dB of the predicted blurry frame vs the observed one, sRGB; ``seconds`` since this (re)start).
+
+    On resume, lines past ``resume_step`` (written after the last checkpoint, before an interruption) and a torn
+    last line are dropped, so the file always matches the state training continues from."""
+
+    def __init__(self, path: Path, resume_step: int = 0) -> None:
+        self.path = Path(path)
+        keep: list[str] = []
+        if self.path.is_file():
+            for line in self.path.read_text().splitlines():
+                try:
+                    if int(json.loads(line)["step"]) <= resume_step:
+                        keep.append(line)
+                except (ValueError, KeyError, TypeError):
+                    break
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".partial")
+        tmp.write_text("".join(k + "\n" for k in keep))
+        os.replace(tmp, self.path)
+
+    def write(self, **row: float) -> None:
+        with open(self.path, "a") as f:
+            f.write(json.dumps({k: (round(v, 6) if isinstance(v, float) else v) for k, v in row.items()}) + "\n")
 
 
 def log_linear(step: int, start: float, end: float, steps: int) -> float:
@@ -368,20 +396,32 @@ class DeblurGSTrainer:
         progress: bool = True,
         run_dir: str | os.PathLike | None = None,
         checkpoint_every: int | None = None,
+        log_every: int = 10,
     ) -> dict[str, Any]:
         """Train until ``steps`` (default ``gs.steps``), resuming from ``self.step``; checkpoints to
         ``run_dir/checkpoint.pt`` every ``checkpoint_every`` (default ``gs.checkpoint_every``) steps and at the
-        end. Returns ``{"steps", "seconds", "loss", "psnr", "n_gaussians"}``."""
+        end, and appends a line to ``run_dir/train_log.jsonl`` every ``log_every`` steps (:class:`TrainLog`).
+        Returns ``{"steps", "seconds", "loss", "psnr", "n_gaussians"}``."""
         from tqdm import tqdm
 
         total = self.cfg.gs.steps if steps is None else int(steps)
         every = self.cfg.gs.checkpoint_every if checkpoint_every is None else int(checkpoint_every)
         t0, start = time.perf_counter(), self.step
+        log = TrainLog(Path(run_dir) / "train_log.jsonl", resume_step=start) if run_dir is not None else None
         bar = tqdm(total=total, initial=start, disable=not progress, unit="step", dynamic_ncols=True)
         try:
             while self.step < total:
                 out = self.train_step()
                 bar.update(1)
+                if log is not None and (self.step % log_every == 0 or self.step == total):
+                    log.write(
+                        step=self.step,
+                        loss=out["loss"],
+                        psnr=out["psnr"],
+                        n_gaussians=len(self.model),
+                        subframes=self.traj.n_subframes if self.motion_active(self.step - 1) else 1,
+                        seconds=time.perf_counter() - t0,
+                    )
                 if self.step % 10 == 0 or self.step == total:
                     bar.set_postfix(
                         loss=f"{out['loss']:.4f}",

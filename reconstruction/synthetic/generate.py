@@ -95,7 +95,7 @@ def build_setup(preset: str | Preset, seed: int) -> Setup:
     # Test views halfway between frames, spread evenly over the path.
     gaps = np.linspace(0, p.num_frames - 2, p.num_test + 2)[1:-1].round().astype(int)
     test_s = (gaps + 0.5) / (p.num_frames - 1)
-    c2w_test = np.stack([path.pose(s) for s in test_s])
+    c2w_test = np.stack([path.pose(s) for s in test_s]) if len(test_s) else np.zeros((0, 4, 4))
     k = intrinsics(p)
     world = build_world(_rng(seed, _STREAM_TEXTURES), boxes, c2w_mid[:, :3, 3], k[0, 0], p.max_texture)
     return Setup(p, seed, k, world, path, c2w_mid, test_s, c2w_test)

@@ -28,6 +28,7 @@ PRESETS: dict[str, Preset] = {
     "tiny": Preset("tiny", 128, 96, 10, 3, 4, 256, purpose="unit tests, a few seconds"),
     "demo": Preset("demo", 320, 240, 24, 6, 6, 1024, purpose="CPU demo, under a minute"),
     "bench": Preset("bench", 960, 540, 40, 10, 7, 2048, purpose="GPU benchmarks, minutes on a CPU"),
+    "sfm": Preset("sfm", 640, 480, 20, 1, 6, 2048, purpose="SfM benchmark (scripts/bench_sfm.py), FINDINGS' size"),
 }
 
 #: Blur level -> mean displacement of scene points between exposure start and end, as a fraction of the

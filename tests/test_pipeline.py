@@ -1,0 +1,191 @@
+"""``sharpsplat reconstruct`` end to end on the tiny synthetic video: every output is written and readable, a rerun
+resumes (also after a hard kill mid-training), ``--force`` reruns from a stage, and bad input gets one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reconstruction.cli import main as cli_main
+from reconstruction.pipeline import STAGES
+
+pytest.importorskip("pycolmap")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    from reconstruction.synthetic import make_scene
+
+    return make_scene(tmp_path_factory.mktemp("scene") / "tiny", preset="tiny", seed=0, blur="strong", progress=False)
+
+
+def _args(scene: Path, out: Path, *extra: str) -> list[str]:
+    return ["reconstruct", str(scene / "video.mp4"), "--out", str(out), "--preset", "tiny", "--ground-truth",
+            str(scene), "--no-progress", "--threads", "2", *extra]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tiny: Path, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "run"
+    assert cli_main(_args(tiny, out)) == 0
+    return out
+
+
+def test_outputs_are_complete_and_readable(tiny: Path, finished_run: Path) -> None:
+    from deblur2d.video_io import iter_video_frames
+    from reconstruction.ply import load_ply
+
+    run = finished_run
+    m = json.loads((run / "manifest.json").read_text())
+    assert list(m["stages"]) == list(STAGES)
+    frames = sorted(p.name for p in (run / "scene" / "images").iterdir())
+    assert len(frames) == 10
+    assert sorted(p.name for p in (run / "deblurred").iterdir()) == frames
+    assert len(load_ply(run / "splats.ply")) > 100
+    video = list(iter_video_frames(run / "renders" / "path.mp4"))
+    assert len(video) == 6 and video[0].shape == (96, 128, 3)
+    cams = json.loads((run / "cameras.json").read_text())
+    assert cams["files"] == frames
+    traj = json.loads((run / "trajectories.json").read_text())
+    assert len(traj["frames"]) == 10
+    # ground truth came from the scene the video was made from, renamed to the run's frame names
+    assert sorted(p.name for p in (run / "gt" / "sharp").iterdir()) == frames
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["sfm"]["num_registered"] == 10
+    table = metrics["compare"]["methods"]
+    assert set(table) >= {"Blurry input", "3DGS on blurry", "DeblurGS"}
+    blurry = table["Blurry input"]["psnr"]
+    assert 15.0 < blurry < 40.0  # blurry frames vs the sharp truth: finite, plausible
+    html = (run / "report.html").read_text()
+    for src in __import__("re").findall(r'<img[^>]+src="([^"]+)"', html):
+        if not src.startswith("data:"):
+            from urllib.parse import unquote
+
+            assert (run / unquote(src)).is_file(), src
+
+
+def test_rerun_resumes_and_force_reruns_from_a_stage(tiny: Path, finished_run: Path, capsys) -> None:
+    run = finished_run
+    ckpt = run / "train" / "checkpoint.pt"
+    before = ckpt.stat().st_mtime_ns
+    capsys.readouterr()
+    assert cli_main(_args(tiny, run)) == 0
+    err = capsys.readouterr().err
+    assert "resuming; finished: " + ", ".join(STAGES) in err
+    assert "[train]" not in err and "[sfm]" not in err
+    assert ckpt.stat().st_mtime_ns == before
+    m0 = json.loads((run / "manifest.json").read_text())["stages"]
+    assert cli_main(_args(tiny, run, "--force", "render")) == 0
+    err = capsys.readouterr().err
+    assert "[render]" in err and "[export]" in err and "[compare]" in err and "[train]" not in err
+    m1 = json.loads((run / "manifest.json").read_text())["stages"]
+    assert m1["sfm"] == m0["sfm"] and m1["train"] == m0["train"]
+    assert ckpt.stat().st_mtime_ns == before
+    # a changed setting of a finished stage is refused, naming the stage to force
+    assert cli_main(_args(tiny, run, "--path-frames", "8")) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--force render" in err and "error" in err
+
+
+def test_hard_kill_during_training_resumes_from_the_checkpoint(tiny: Path, tmp_path: Path) -> None:
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "reconstruction.cli", *_args(tiny, out, "--train-steps", "160", "--no-baseline")]
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            env=env)
+    ckpt = out / "train" / "checkpoint.pt"
+    t0 = time.time()
+    while not ckpt.exists() and proc.poll() is None and time.time() - t0 < 120:
+        time.sleep(0.05)
+    assert proc.poll() is None, "finished before the first checkpoint: nothing to kill"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    m = json.loads((out / "manifest.json").read_text())
+    assert "train" not in m["stages"] and "sfm" in m["stages"]
+    res = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "resumed at step 100" in res.stderr  # deblurgs-tiny checkpoints every 100 steps
+    assert "[sfm]" not in res.stderr and "[frames]" not in res.stderr
+    assert json.loads((out / "train" / "metrics.json").read_text())["train"]["steps"] == 160
+
+
+def _one_line_error(argv: list[str], capsys) -> str:
+    capsys.readouterr()
+    assert cli_main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()  # stage lines, then the error
+    err = lines[-1]
+    assert err.startswith("sharpsplat reconstruct: error: "), lines
+    assert not any("Traceback" in line for line in lines), lines
+    return err
+
+
+def test_bad_inputs_get_one_line_and_destroy_nothing(tmp_path: Path, capsys) -> None:
+    import imageio.v3 as iio
+
+    base = ["--no-progress", "--preset", "tiny"]
+    bad_video = tmp_path / "broken.mp4"
+    bad_video.write_bytes(b"this is not a video")
+    assert "broken.mp4" in _one_line_error(["reconstruct", str(bad_video), "--out", str(tmp_path / "r1"), *base],
+                                           capsys)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert "empty" in _one_line_error(["reconstruct", str(empty), "--out", str(tmp_path / "r2"), *base], capsys)
+    one = tmp_path / "one"
+    one.mkdir()
+    iio.imwrite(one / "a.png", np.zeros((32, 40, 3), np.uint8))
+    _one_line_error(["reconstruct", str(one), "--out", str(tmp_path / "r3"), *base], capsys)
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    for i, size in enumerate([(32, 40), (32, 40), (40, 32)]):
+        iio.imwrite(mixed / f"f{i}.png", np.full((*size, 3), 100 + i, np.uint8))
+    assert "f2.png" in _one_line_error(["reconstruct", str(mixed), "--out", str(tmp_path / "r4"), *base], capsys)
+    missing = tmp_path / "nothing-here.mp4"
+    assert "nothing-here" in _one_line_error(["reconstruct", str(missing), "--out", str(tmp_path / "r5"), *base],
+                                             capsys)
+    # a run folder of another version, and a folder that is not a run: refused, left exactly as they were
+    old = tmp_path / "old-run"
+    old.mkdir()
+    (old / "manifest.json").write_text(json.dumps({"format": 99, "kind": "sharpsplat-reconstruct"}))
+    (old / "splats.ply").write_bytes(b"precious")
+    err = _one_line_error(["reconstruct", str(mixed), "--out", str(old), *base], capsys)
+    assert "format" in err and (old / "splats.ply").read_bytes() == b"precious"
+    other = tmp_path / "not-a-run"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine")
+    _one_line_error(["reconstruct", str(mixed), "--out", str(other), *base], capsys)
+    assert sorted(p.name for p in other.iterdir()) == ["notes.txt"]
+
+
+def test_sfm_failure_says_how_many_registered_and_what_to_try(tmp_path: Path, capsys) -> None:
+    import imageio.v3 as iio
+
+    noise = tmp_path / "noise"
+    noise.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(5):  # unrelated random images: nothing can be matched
+        iio.imwrite(noise / f"f{i}.png", rng.integers(0, 256, (96, 128, 3), dtype=np.uint8))
+    out = tmp_path / "run"
+    err = _one_line_error(["reconstruct", str(noise), "--out", str(out), "--no-progress", "--preset", "tiny"], capsys)
+    assert "of 5" in err and "--restore" in err
+    m = json.loads((out / "manifest.json").read_text())
+    assert "frames" in m["stages"] and "sfm" not in m["stages"]  # frames kept: a rerun starts at SfM
+    assert len(list((out / "scene" / "images").iterdir())) == 5
+
+
+def test_render_command_takes_a_reconstruct_run(finished_run: Path, tmp_path: Path) -> None:
+    from deblur2d.video_io import iter_video_frames
+
+    out = tmp_path / "orbit.mp4"
+    assert cli_main(["render", str(finished_run), "--path", "orbit", "--frames", "4", "--out", str(out),
+                     "--no-progress"]) == 0
+    frames = list(iter_video_frames(out))
+    assert len(frames) == 4 and frames[0].shape == (96, 128, 3)
+    assert len({f.tobytes() for f in frames}) == 4  # the camera moves
