@@ -39,6 +39,7 @@ import numpy as np
 import tyro
 
 from deblur2d.errors import UserError
+from reconstruction.image_files import list_images
 
 __all__ = [
     "CompareArgs",
@@ -115,12 +116,6 @@ def spec_from_flags(
     return spec
 
 
-def _list_images(folder: Path) -> list[str]:
-    from deblur2d.image_io import is_image_file
-
-    return sorted(p.name for p in folder.iterdir() if p.is_file() and is_image_file(p) and not p.name.startswith("."))
-
-
 def _resolve_inputs(base: Path, spec: dict[str, Any]) -> tuple[list[str], dict[str, Path], Path | None, list[str]]:
     """(files, usable methods, ground-truth folder, notes). Methods with a missing folder or frame are left out."""
     methods_in = spec.get("methods") or {}
@@ -133,7 +128,7 @@ def _resolve_inputs(base: Path, spec: dict[str, Any]) -> tuple[list[str], dict[s
     files = spec.get("files")
     if files is None:  # from flags: the frames of the ground truth, else of the first method folder that exists
         src = gt_dir or next((d for d in (_resolve(base, v) for v in methods_in.values()) if d.is_dir()), None)
-        files = _list_images(src) if src is not None else []
+        files = list_images(src) if src is not None else []
         if src is not None and not files:
             raise UserError(f"{src}: no images (.png, .jpg, ...) to compare")
     if not isinstance(files, list) or not all(isinstance(f, str) for f in files):
