@@ -260,3 +260,22 @@ def test_cli(tmp_path: Path, capsys) -> None:
     if default_weights_path("mimo-unet") is None:
         assert main(["sfm", str(tmp_path), "--out", str(tmp_path / "s"), "--restore"]) == 2
         assert "--weights" in capsys.readouterr().err
+
+
+def test_retry_halves_large_frames_and_keeps_the_model_at_full_size(tiny: Path, tmp_path: Path) -> None:
+    import cv2
+    import pycolmap
+
+    scene = tmp_path / "big"
+    (scene / "images").mkdir(parents=True)
+    for p in sorted((tiny / "images").iterdir())[:6]:  # 512x384: large enough for the half-size retry
+        img = cv2.imread(str(p))
+        cv2.imwrite(str(scene / "images" / p.name), cv2.resize(img, (512, 384), interpolation=cv2.INTER_CUBIC))
+    with pytest.raises(SfMFailed) as e:  # the impossible threshold forces the retry
+        _run_quiet(run_scene_sfm, scene, num_threads=1, min_registered_frac=1.01, camera_model="PINHOLE")
+    report = e.value.report
+    assert report["retry"]["done"] and report["retry"]["changes"]["downscale"] == [1, 2]
+    rec = pycolmap.Reconstruction(str(scene / "sparse" / "0"))
+    cam = next(iter(rec.cameras.values()))
+    assert (cam.width, cam.height) == (512, 384)  # whichever attempt was kept, the model is for full-size frames
+    assert report["downscale"] in (1, 2)
