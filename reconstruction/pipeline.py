@@ -454,9 +454,29 @@ def stage_compare(run: Run, kind: str, scene: Path, restored: Path) -> dict[str,
     }
     write_json_atomic(run.root / "compare.json", spec)
     res = compare_run(run.root, spec)
-    run.finish("compare", time.perf_counter() - t, report="report.html")
+    novel = _novel_views(run, kind, scene, gt_cams)
+    run.finish("compare", time.perf_counter() - t, report="report.html", novel_views=novel)
     _log(f"[compare] {len(methods)} methods on {len(files)} frames -> {run.root / 'report.html'} "
          f"({time.perf_counter() - t:.1f} s)")
+    return res
+
+
+def _novel_views(run: Run, kind: str, scene: Path, gt_cams: Path | None) -> dict[str, Any] | None:
+    """Held-out ground-truth views rendered by the run (synthetic ground truth only), into ``RUN/novel/``."""
+    if gt_cams is None:
+        return None
+    from reconstruction.novel_eval import evaluate_novel_views
+
+    cams = json.loads(Path(gt_cams).read_text())
+    src = scene if run.args.ground_truth is None else run.args.ground_truth
+    if not cams.get("test") or not (src / "gt" / "test").is_dir():
+        return None
+    t = time.perf_counter()
+    res = evaluate_novel_views(run.root / "train", cams, src / "gt" / "test", out_dir=run.root / "novel")
+    g, o = res["given_pose"], res.get("pose_optimised")
+    _log(f"[compare] {res['n']} held-out views: {g['psnr']:.2f} dB at the aligned pose"
+         + (f", {o['psnr']:.2f} dB after test-time pose optimisation" if o else "")
+         + f" -> {run.root / 'novel'} ({time.perf_counter() - t:.1f} s)")
     return res
 
 
@@ -524,6 +544,8 @@ def _metrics(run: Run) -> dict[str, Any]:
     rep = run.root / "report" / "metrics.json"
     if rep.is_file():
         m["compare"] = json.loads(rep.read_text())
+    if st.get("compare", {}).get("novel_views"):
+        m["novel_views"] = st["compare"]["novel_views"]
     return m
 
 
@@ -538,6 +560,12 @@ def _summary(run: Run, metrics: dict[str, Any]) -> None:
     table = metrics.get("compare", {}).get("table_markdown")
     if table:
         lines += ["", table]
+    nv = metrics.get("novel_views")
+    if nv:
+        opt = nv.get("pose_optimised")
+        lines.append(f"Held-out novel views ({nv['n']}, vs ground truth): {nv['given_pose']['psnr']:.2f} dB / SSIM "
+                     f"{nv['given_pose']['ssim']:.3f} at the aligned pose"
+                     + (f", {opt['psnr']:.2f} dB / {opt['ssim']:.3f} after test-time pose optimisation" if opt else ""))
     print("\n".join(lines))
 
 

@@ -64,6 +64,9 @@ def test_outputs_are_complete_and_readable(tiny: Path, finished_run: Path) -> No
     assert set(table) >= {"Blurry input", "3DGS on blurry", "DeblurGS"}
     blurry = table["Blurry input"]["psnr"]
     assert 15.0 < blurry < 40.0  # blurry frames vs the sharp truth: finite, plausible
+    nv = metrics["novel_views"]  # the scene's 3 held-out views, mapped into the SfM frame by the alignment
+    assert nv["n"] == 3 and sorted(p.name for p in (run / "novel").iterdir()) == nv["files"]
+    assert nv["alignment"]["rot_err_deg_mean"] < 2.0 and 5.0 < nv["pose_optimised"]["psnr"] < 60.0
     html = (run / "report.html").read_text()
     for src in __import__("re").findall(r'<img[^>]+src="([^"]+)"', html):
         if not src.startswith("data:"):
