@@ -376,13 +376,42 @@ def stage_export(run: Run) -> None:
     _log(f"[export] {n} Gaussians -> {run.root / 'splats.ply'} (3DGS PLY, sRGB colours)")
 
 
-def _ground_truth(run: Run, kind: str, scene: Path) -> tuple[Path | None, Path | None]:
-    """``(gt sharp dir with the run's frame names, gt cameras.json)``, written under ``RUN/gt`` when needed."""
+def _dataset_ground_truth(run: Run, scene: Path) -> tuple[Path | None, Path | None, Path | None]:
+    """Ground truth a COLMAP / Deblur-NeRF scene ships: sharp images of the training views (``images_test/``)
+    and held-out views (``hold=N``), in the DESIGN.md ``gt/`` form under ``RUN/gt``."""
+    from reconstruction.scene_io import read_scene
+
+    cams = read_scene(scene)
+    files = json.loads((run.root / "cameras.json").read_text())["files"]
+    if cams.sharp is None and cams.test is None:
+        return None, None, None
+    gt: dict[str, Any] = {"width": cams.width, "height": cams.height, "K": cams.K.tolist(),
+                          "frames": [{"file": f, "c2w_mid": c.tolist()} for f, c in zip(cams.files, cams.c2ws)],
+                          "test": [], "source": f"{scene} ({cams.source})"}
+    sharp_dir = None
+    if cams.sharp is not None and list(cams.files) == list(files):
+        sharp_dir = run.root / "gt" / "sharp"
+        with atomic_dir(sharp_dir) as tmp:
+            for mine, theirs in zip(files, cams.sharp.files, strict=True):
+                shutil.copy2(cams.sharp.dir / theirs, tmp / mine)
+    test_dir = None
+    if cams.test is not None:
+        gt["test"] = [{"file": f, "c2w": c.tolist()} for f, c in zip(cams.test.files, cams.test.c2ws)]
+        test_dir = cams.test.dir
+    write_json_atomic(run.root / "gt" / "cameras.json", gt)
+    return sharp_dir, run.root / "gt" / "cameras.json", test_dir
+
+
+def _ground_truth(run: Run, kind: str, scene: Path) -> tuple[Path | None, Path | None, Path | None]:
+    """``(gt sharp dir with the run's frame names, gt cameras.json, held-out views dir)``, written under
+    ``RUN/gt`` when needed."""
     a = run.args
     if kind == "synthetic" and a.ground_truth is None:
-        return scene / "gt" / "sharp", scene / "gt" / "cameras.json"
+        return scene / "gt" / "sharp", scene / "gt" / "cameras.json", scene / "gt" / "test"
+    if kind in ("colmap", "llff") and a.ground_truth is None:
+        return _dataset_ground_truth(run, scene)
     if a.ground_truth is None:
-        return None, None
+        return None, None, None
     from reconstruction.synthetic import load_gt
 
     src = a.ground_truth
@@ -414,14 +443,14 @@ def _ground_truth(run: Run, kind: str, scene: Path) -> tuple[Path | None, Path |
             shutil.copy2(src / "gt" / "sharp" / theirs, tmp / mine)
     cams["frames"] = [{**by_file[theirs], "file": mine} for mine, theirs in sorted(mapping.items())]
     write_json_atomic(out / "cameras.json", cams)
-    return out / "sharp", out / "cameras.json"
+    return out / "sharp", out / "cameras.json", src / "gt" / "test"
 
 
 def stage_compare(run: Run, kind: str, scene: Path, restored: Path) -> dict[str, Any]:
     from reconstruction.compare import compare_run
 
     t = time.perf_counter()
-    gt_sharp, gt_cams = _ground_truth(run, kind, scene)
+    gt_sharp, gt_cams, gt_test = _ground_truth(run, kind, scene)
     files = json.loads((run.root / "cameras.json").read_text())["files"]
 
     def rel(p: Path | None) -> str | None:
@@ -454,25 +483,24 @@ def stage_compare(run: Run, kind: str, scene: Path, restored: Path) -> dict[str,
     }
     write_json_atomic(run.root / "compare.json", spec)
     res = compare_run(run.root, spec)
-    novel = _novel_views(run, kind, scene, gt_cams)
+    novel = _novel_views(run, gt_cams, gt_test)
     run.finish("compare", time.perf_counter() - t, report="report.html", novel_views=novel)
     _log(f"[compare] {len(methods)} methods on {len(files)} frames -> {run.root / 'report.html'} "
          f"({time.perf_counter() - t:.1f} s)")
     return res
 
 
-def _novel_views(run: Run, kind: str, scene: Path, gt_cams: Path | None) -> dict[str, Any] | None:
-    """Held-out ground-truth views rendered by the run (synthetic ground truth only), into ``RUN/novel/``."""
-    if gt_cams is None:
+def _novel_views(run: Run, gt_cams: Path | None, test_dir: Path | None) -> dict[str, Any] | None:
+    """Held-out ground-truth views rendered by the run, into ``RUN/novel/`` (when the ground truth has some)."""
+    if gt_cams is None or test_dir is None or not Path(test_dir).is_dir():
         return None
     from reconstruction.novel_eval import evaluate_novel_views
 
     cams = json.loads(Path(gt_cams).read_text())
-    src = scene if run.args.ground_truth is None else run.args.ground_truth
-    if not cams.get("test") or not (src / "gt" / "test").is_dir():
+    if not cams.get("test"):
         return None
     t = time.perf_counter()
-    res = evaluate_novel_views(run.root / "train", cams, src / "gt" / "test", out_dir=run.root / "novel")
+    res = evaluate_novel_views(run.root / "train", cams, test_dir, out_dir=run.root / "novel")
     g, o = res["given_pose"], res.get("pose_optimised")
     _log(f"[compare] {res['n']} held-out views: {g['psnr']:.2f} dB at the aligned pose"
          + (f", {o['psnr']:.2f} dB after test-time pose optimisation" if o else "")

@@ -192,3 +192,35 @@ def test_render_command_takes_a_reconstruct_run(finished_run: Path, tmp_path: Pa
     frames = list(iter_video_frames(out))
     assert len(frames) == 4 and frames[0].shape == (96, 128, 3)
     assert len({f.tobytes() for f in frames}) == 4  # the camera moves
+
+
+def test_deblur_nerf_scene_input_uses_its_sharp_and_held_out_views(tiny: Path, tmp_path: Path) -> None:
+    """A Deblur-NeRF / BAD-Gaussians layout: poses_bounds.npy, blurry images/, sharp images_test/, hold=5."""
+    import shutil
+
+    from reconstruction.synthetic import load_gt
+
+    gt = load_gt(tiny)
+    scene = tmp_path / "llff"
+    shutil.copytree(tiny / "images", scene / "images")
+    shutil.copytree(tiny / "gt" / "sharp", scene / "images_test")
+    (scene / "hold=5").touch()  # views 0 and 5 are held out (their images/ files stand in for sharp views)
+    rows = []
+    for c2w in gt["c2w_mid"]:  # LLFF: rotation columns [down, right, backwards], centre, [H, W, focal]
+        m = np.stack([c2w[:3, 1], c2w[:3, 0], -c2w[:3, 2], c2w[:3, 3], [gt["height"], gt["width"], gt["K"][0, 0]]], 1)
+        rows.append(np.concatenate([m.ravel(), [0.5, 9.0]]))
+    np.save(scene / "poses_bounds.npy", np.array(rows))
+    sharp = sorted((scene / "images_test").iterdir())
+    for p in sharp[::5]:  # images_test/ pairs with the 8 training views only
+        p.unlink()
+    out = tmp_path / "run"
+    assert cli_main(["reconstruct", str(scene), "--out", str(out), "--preset", "tiny", "--no-progress",
+                     "--no-baseline"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["stages"]["sfm"] == 0.0  # the scene's own poses
+    train_files = json.loads((out / "cameras.json").read_text())["files"]
+    assert len(train_files) == 8 and "frame_0000.png" not in train_files
+    assert sorted(p.name for p in (out / "gt" / "sharp").iterdir()) == sorted(train_files)
+    assert metrics["compare"]["methods"]["DeblurGS"]["psnr"] > 5.0
+    nv = metrics["novel_views"]
+    assert nv["n"] == 2 and nv["alignment"]["rot_err_deg_mean"] < 0.5  # same world frame: near identity
