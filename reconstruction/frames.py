@@ -226,9 +226,17 @@ def _png_bytes(rgb_u8: np.ndarray) -> bytes:
 
 
 def _resize(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Area-downscale an sRGB frame (uint8, or float in [0, 1]) to ``size`` = (W, H) in linear light, as the
+    project forms and downscales blur (DESIGN.md); same dtype out."""
     if (a.shape[1], a.shape[0]) == size:
         return a
-    return cv2.resize(a, size, interpolation=cv2.INTER_AREA)
+    from deblur2d.color import linear_to_srgb, srgb_to_linear
+
+    x = a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32)
+    y = linear_to_srgb(cv2.resize(srgb_to_linear(x), size, interpolation=cv2.INTER_AREA))
+    if a.dtype == np.uint8:
+        return np.clip(np.rint(y * 255.0), 0, 255).astype(np.uint8)
+    return np.clip(y, 0.0, 1.0).astype(a.dtype)
 
 
 def _bar(total: int | None, desc: str, progress: bool):

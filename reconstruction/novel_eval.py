@@ -57,6 +57,7 @@ def evaluate_novel_views(
     *,
     pose_steps: int = 30,
     out_dir: str | Path | None = None,
+    device: str = "auto",
 ) -> dict[str, Any]:
     """Metrics of the held-out views ``gt_cameras["test"]`` (DESIGN.md ``gt/cameras.json``; ``frames[*].file``
     must name the run's training frames) for the run ``run`` (``sharpsplat train`` or ``reconstruct``).
@@ -70,7 +71,7 @@ def evaluate_novel_views(
     from reconstruction.run_io import load_run
     from reconstruction.train_3dgs import c2w_to_viewmat
 
-    rs = load_run(run)
+    rs = load_run(run, device)
     tests = gt_cameras.get("test") or []
     if not tests:
         raise UserError("ground truth has no held-out test views")

@@ -56,10 +56,11 @@ DEFAULT_PRESET = "cpu"
 STAGE_KEYS: dict[str, tuple[str, ...]] = {
     "frames": ("max_frames", "select", "long_side"),
     "restore": ("restore", "weights", "model"),
-    "sfm": ("matcher", "camera_model", "sfm_downscale", "sfm_threads", "seed"),
+    "sfm": ("matcher", "camera_model", "sfm_downscale", "seed"),
     "train": ("train_preset", "train_downscale", "train_steps", "seed"),
     "baseline": ("baseline", "baseline_steps"),
     "render": ("path", "path_frames", "fps"),
+    "compare": ("ground_truth",),
 }
 
 
@@ -95,7 +96,8 @@ class ReconstructArgs:
     """Run SfM on frames downscaled by this factor (halves blur in pixels); poses hold for full-size frames."""
     sfm_threads: int = 1
     """COLMAP threads. 1 gives the same poses for the same seed; with 2, the same frames gave 0.14 and 0.25 deg
-    rotation error on two runs (scripts/bench_sfm.py). -1: all cores (faster, not reproducible)."""
+    rotation error on two runs (scripts/bench_sfm.py). -1: all cores (faster, not reproducible). A finished SfM
+    is not redone for another thread count."""
     train_preset: str = "deblurgs-cpu-demo"
     """DeblurGS preset in configs/ (deblurgs-cpu-demo, deblurgs-gpu-quality, ...)."""
     train_downscale: int = 0
@@ -137,6 +139,8 @@ def load_manifest(run: Path) -> dict[str, Any] | None:
     """``RUN/manifest.json`` or ``None`` for a new run; :class:`UserError` for a folder that is not a run of
     this format (another version, another tool, or a non-empty folder without a manifest)."""
     mf = run / "manifest.json"
+    if run.exists() and not run.is_dir():
+        raise UserError(f"--out {run}: exists and is not a folder; give a new --out")
     if not mf.is_file():
         if run.is_dir() and any(p for p in run.iterdir() if not p.name.startswith(".")):
             raise UserError(f"--out {run}: folder exists, is not empty and has no manifest.json; give a new --out")
@@ -262,6 +266,10 @@ def stage_restore(run: Run, scene: Path, restored: Path) -> dict[str, Any]:
 
     a = run.args
     t = time.perf_counter()
+    if scene == run.root / "scene":  # our own frames: undo an earlier SfM's undistortion before restoring them
+        from reconstruction.undistort import recover_distorted
+
+        recover_distorted(scene)
     if not a.restore:
         run.finish("restore", 0.0, restored=False, reason="--no-restore")
         _log("[restore] off (--no-restore): SfM runs on the blurry frames")
@@ -361,7 +369,7 @@ def stage_render(run: Run) -> None:
     a = run.args
     t = time.perf_counter()
     out = render_path(run.root / "train", a.path, run.root / "renders" / "path.mp4", n_frames=a.path_frames,
-                      fps=a.fps, progress=a.progress)
+                      fps=a.fps, device=a.device, progress=a.progress)
     run.finish("render", time.perf_counter() - t, video=str(out.relative_to(run.root)), frames=a.path_frames)
     _log(f"[render] {a.path_frames} novel views along a {a.path} path -> {out} ({time.perf_counter() - t:.1f} s)")
 
@@ -421,10 +429,15 @@ def _ground_truth(run: Run, kind: str, scene: Path) -> tuple[Path | None, Path |
     files_gt = list(gt["files"])
     files = sorted(p.name for p in (scene / "images").iterdir() if not p.name.startswith("."))
     frames_json = scene / "frames.json"
+    record = json.loads(frames_json.read_text()) if frames_json.is_file() else {}
     mapping: dict[str, str] = {}
-    if frames_json.is_file() and json.loads(frames_json.read_text()).get("kind") == "video":
-        fr = json.loads(frames_json.read_text())["frames"]
-        for f in fr:
+    if record.get("kind") == "images":  # frames keep the source's stem (maybe rank-prefixed): map back to it
+        for f in record["frames"]:
+            if f["source_file"] not in files_gt:
+                raise UserError(f"--ground-truth {src}: no ground truth for frame {f['source_file']}; names must match")
+            mapping[f["file"]] = f["source_file"]
+    elif record.get("kind") == "video":
+        for f in record["frames"]:
             i = int(f["source_index"])
             if i >= len(files_gt):
                 raise UserError(f"--ground-truth {src}: has {len(files_gt)} frames but the video frame {i} was used; "
@@ -471,6 +484,15 @@ def stage_compare(run: Run, kind: str, scene: Path, restored: Path) -> dict[str,
     notes = []
     if not run.m["stages"].get("restore", {}).get("restored"):
         notes.append(f"MIMO-UNet left out: {run.m['stages'].get('restore', {}).get('reason', 'not run')}.")
+    novel = _novel_views(run, gt_cams, gt_test)
+    if novel:
+        opt = novel.get("pose_optimised")
+        notes.append(
+            f"Novel views: {novel['n']} held-out ground-truth views rendered by DeblurGS (in novel/): "
+            f"{novel['given_pose']['psnr']:.2f} dB / SSIM {novel['given_pose']['ssim']:.3f} at the pose mapped by "
+            "aligning the ground truth to the run's cameras"
+            + (f", {opt['psnr']:.2f} dB / {opt['ssim']:.3f} after test-time pose optimisation" if opt else "") + "."
+        )
     spec = {
         "title": f"sharpsplat: {run.args.input.name} -> {run.root.name}",
         "files": files,
@@ -483,7 +505,6 @@ def stage_compare(run: Run, kind: str, scene: Path, restored: Path) -> dict[str,
     }
     write_json_atomic(run.root / "compare.json", spec)
     res = compare_run(run.root, spec)
-    novel = _novel_views(run, gt_cams, gt_test)
     run.finish("compare", time.perf_counter() - t, report="report.html", novel_views=novel)
     _log(f"[compare] {len(methods)} methods on {len(files)} frames -> {run.root / 'report.html'} "
          f"({time.perf_counter() - t:.1f} s)")
@@ -500,7 +521,8 @@ def _novel_views(run: Run, gt_cams: Path | None, test_dir: Path | None) -> dict[
     if not cams.get("test"):
         return None
     t = time.perf_counter()
-    res = evaluate_novel_views(run.root / "train", cams, test_dir, out_dir=run.root / "novel")
+    res = evaluate_novel_views(run.root / "train", cams, test_dir, out_dir=run.root / "novel",
+                               device=run.args.device)
     g, o = res["given_pose"], res.get("pose_optimised")
     _log(f"[compare] {res['n']} held-out views: {g['psnr']:.2f} dB at the aligned pose"
          + (f", {o['psnr']:.2f} dB after test-time pose optimisation" if o else "")

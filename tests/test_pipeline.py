@@ -224,3 +224,19 @@ def test_deblur_nerf_scene_input_uses_its_sharp_and_held_out_views(tiny: Path, t
     assert metrics["compare"]["methods"]["DeblurGS"]["psnr"] > 5.0
     nv = metrics["novel_views"]
     assert nv["n"] == 2 and nv["alignment"]["rot_err_deg_mean"] < 0.5  # same world frame: near identity
+
+
+def test_image_folder_input_maps_its_frames_to_the_ground_truth(tiny: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    argv = ["reconstruct", str(tiny / "images"), "--out", str(out), "--preset", "tiny", "--no-progress",
+            "--no-baseline", "--ground-truth", str(tiny), "--train-steps", "20", "--path-frames", "2"]
+    assert cli_main(argv) == 0
+    gt = sorted(p.name for p in (out / "gt" / "sharp").iterdir())
+    assert gt == sorted(p.name for p in (out / "scene" / "images").iterdir())
+    import imageio.v3 as iio
+
+    same = iio.imread(tiny / "gt" / "sharp" / gt[3])  # the same frame's truth, not a neighbour's
+    assert np.array_equal(iio.imread(out / "gt" / "sharp" / gt[3]), same)
+    # a different --ground-truth on the finished run is a changed setting of the compare stage
+    without_gt = [a for a in argv if a not in ("--ground-truth", str(tiny))]
+    assert cli_main(without_gt) == 2
