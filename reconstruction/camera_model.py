@@ -15,10 +15,21 @@ import math
 
 import numpy as np
 
-__all__ = ["MAX_DISTORTION_PX", "camera_info", "max_distortion_px", "rescale_reconstruction", "to_pinhole"]
+__all__ = ["MAX_DISTORTION_PX", "camera_info", "max_distortion_px", "rescale_reconstruction", "scale_K", "to_pinhole"]
 
 #: Largest pixel displacement of a lens distortion that is still treated as a pinhole camera.
 MAX_DISTORTION_PX = 0.25
+
+
+def scale_K(K: np.ndarray, sx: float, sy: float | None = None) -> np.ndarray:
+    """Intrinsics ``[3, 3]`` for the same camera on an image resized by ``sx`` (and ``sy``, default ``sx``) per
+    axis: the first two rows scale (focal and principal point alike, the convention above). The one rule every
+    resize in the project uses (box downscale for training, readers of resized images, rendering at a scale)."""
+    out = np.array(K, dtype=np.float64).reshape(3, 3)
+    out[0] *= sx
+    out[1] *= sx if sy is None else sy
+    out[2] = [0.0, 0.0, 1.0]
+    return out
 
 
 def max_distortion_px(camera, samples: int = 41) -> float:

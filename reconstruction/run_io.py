@@ -191,10 +191,10 @@ def load_run(run: str | Path, device: str | torch.device = "auto") -> RunScene:
 
 
 def scale_K(K: np.ndarray, width: int, height: int, new_width: int, new_height: int) -> np.ndarray:
-    """Intrinsics for the same camera at another resolution: rows scaled by ``new/old`` per axis (pixel centres
-    at integer + 0.5, as gsplat, so the continuous image plane maps exactly)."""
-    S = np.diag([new_width / width, new_height / height, 1.0])
-    return S @ np.asarray(K, np.float64)
+    """Intrinsics for the same camera at another resolution (:func:`reconstruction.camera_model.scale_K`)."""
+    from reconstruction.camera_model import scale_K as _scale
+
+    return _scale(K, new_width / width, new_height / height)
 
 
 @torch.no_grad()

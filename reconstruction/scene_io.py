@@ -55,7 +55,7 @@ import numpy as np
 
 from deblur2d.errors import UserError
 
-from .camera_model import MAX_DISTORTION_PX, max_distortion_px
+from .camera_model import MAX_DISTORTION_PX, max_distortion_px, scale_K
 from .image_files import image_size
 from .image_files import list_images as list_scene_images
 
@@ -197,15 +197,6 @@ def _common_size(folder: Path, files: list[str]) -> tuple[int, int]:
     return first
 
 
-def _rescale_K(K: np.ndarray, sx: float, sy: float) -> np.ndarray:
-    """K for an image resized by ``sx``, ``sy`` (COLMAP's Camera::Rescale: pixel corners at integers)."""
-    out = np.array(K, dtype=np.float64)
-    out[0, :] *= sx
-    out[1, :] *= sy
-    out[2] = [0.0, 0.0, 1.0]
-    return out
-
-
 def _resize_factors(src: str, model_wh: tuple[int, int], disk_wh: tuple[int, int], image: Path) -> tuple[float, float]:
     (mw, mh), (w, h) = model_wh, disk_wh
     sx, sy = w / mw, h / mh
@@ -334,7 +325,7 @@ def read_colmap(
     w, h = _common_size(image_dir, files)
     if (w, h) != (mw, mh):
         sx, sy = _resize_factors(f"the model {model_dir}", (mw, mh), (w, h), image_dir / files[0])
-        K = _rescale_K(K, sx, sy)
+        K = scale_K(K, sx, sy)
         notes.append(f"images are {w}x{h}, the model's camera {mw}x{mh}: K scaled by {sx:.4g} x {sy:.4g}")
     pts = cols = None
     if len(rec.points3D) > 0:

@@ -65,14 +65,11 @@ def downscale_image(img: np.ndarray, factor: int) -> np.ndarray:
 
 
 def downscale_K(K: np.ndarray, factor: int) -> np.ndarray:
-    """Intrinsics for an image box-downscaled by ``factor``. Pixel (i, j) covers ``[j, j+1) x [i, i+1)`` in K's
-    coordinates (COLMAP, gsplat, our synthetic scenes), so image coordinates simply scale: ``K' = K / f`` on the
-    first two rows (focal and principal point alike)."""
-    K = np.array(K, dtype=np.float64)
-    if factor <= 1:
-        return K
-    K[:2] /= factor
-    return K
+    """Intrinsics for an image box-downscaled by ``factor``: ``K / f`` on the first two rows (pixel (i, j) covers
+    ``[j, j+1) x [i, i+1)``; :func:`reconstruction.camera_model.scale_K`)."""
+    from reconstruction.camera_model import scale_K
+
+    return scale_K(K, 1.0 / max(int(factor), 1))
 
 
 def perturb_poses(c2ws: np.ndarray, rot_deg: float, trans_frac: float, scale: float, seed: int) -> np.ndarray:
