@@ -29,15 +29,15 @@ _WHERE = {
     "Restorer": "restorer",
     "load_weights": "weights",
     "save_weights": "weights",
-    "read_image": "image_io",
-    "write_image": "image_io",
-    "srgb_to_linear": "color",
-    "linear_to_srgb": "color",
+    "read_image": "io.images",
+    "write_image": "io.images",
+    "srgb_to_linear": "io.color",
+    "linear_to_srgb": "io.color",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .color import linear_to_srgb, srgb_to_linear
-    from .image_io import read_image, write_image
+    from .io.color import linear_to_srgb, srgb_to_linear
+    from .io.images import read_image, write_image
     from .mimo_unet import MIMOUNet, MIMOUNetPlus, build_model
     from .restorer import Restorer
     from .weights import load_weights, save_weights

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .color import linear_to_srgb, srgb_to_linear
+from .io.color import linear_to_srgb, srgb_to_linear
 
 #: Blur level -> mean start-to-end displacement of scene points, as a fraction of the image width: the
 #: project's one definition, also used by the synthetic 3D scenes (``reconstruction.synthetic.presets``).

@@ -17,9 +17,9 @@ from typing import Annotated, Literal
 import tyro
 from tqdm.auto import tqdm
 
-from .errors import UserError
-from .image_io import IMAGE_SUFFIXES, is_image_file, read_image, write_image
-from .video_io import VIDEO_SUFFIXES, VideoWriter, is_video_file, iter_video_frames, probe_video
+from .io.errors import UserError
+from .io.images import IMAGE_SUFFIXES, is_image_file, read_image, write_image
+from .io.video import VIDEO_SUFFIXES, VideoWriter, is_video_file, iter_video_frames, probe_video
 
 log = logging.getLogger("sharpsplat.deblur2d")
 

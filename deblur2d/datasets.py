@@ -27,8 +27,8 @@ from torch.utils.data import Dataset
 
 from .blur_synthesis import BLUR_LEVELS, ShakeConfig, margin_for, synthesize_blur
 from .dead_leaves import dead_leaves
-from .errors import UserError
-from .image_io import is_image_file, read_image, write_image
+from .io.errors import UserError
+from .io.images import is_image_file, read_image, write_image
 
 #: scikit-image's bundled colour photos used as sharp training sources (nothing is downloaded).
 TRAIN_PHOTOS = ("astronaut", "chelsea", "immunohistochemistry", "hubble_deep_field", "stereo_motorcycle", "retina")
@@ -273,7 +273,7 @@ def make_validation_set(root: str | os.PathLike, spec: ValidationSpec | None = N
                 blurry, sharp = ds.sample(k)
             write_image(root / level / "blur" / f"{k:03d}.png", blurry)
             write_image(root / level / "sharp" / f"{k:03d}.png", sharp)
-    from .atomic import write_json_atomic
+    from .io.atomic import write_json_atomic
 
     write_json_atomic(meta_path, meta)
     return root

@@ -26,7 +26,7 @@ from typing import Literal
 import cv2
 import numpy as np
 
-from .errors import UserError
+from .io.errors import UserError
 
 
 @dataclass
@@ -150,7 +150,7 @@ def main(argv: list[str]) -> int:
     """Entry point of ``sharpsplat eval-deblur2d``: prints the JSON summary, writes ``--out`` if given."""
     import tyro
 
-    from .atomic import write_json_atomic
+    from .io.atomic import write_json_atomic
 
     cfg = tyro.cli(EvalConfig, args=argv, prog="sharpsplat eval-deblur2d")
     if not cfg.pairs.exists():

@@ -11,8 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .color import linear_to_srgb, srgb_to_linear
-from .image_io import write_image
+from .io.color import linear_to_srgb, srgb_to_linear
+from .io.images import write_image
 
 #: scikit-image data functions with textured colour content, in the order used.
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket")

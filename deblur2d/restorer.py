@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .errors import UserError
+from .io.errors import UserError
 from .mimo_unet import MODELS, MIMOUNet, build_model
 from .weights import default_weights_path, load_weights
 

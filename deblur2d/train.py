@@ -32,8 +32,8 @@ from typing import Literal
 import numpy as np
 import torch
 
-from .atomic import atomic_path, write_json_atomic
-from .errors import UserError
+from .io.atomic import atomic_path, write_json_atomic
+from .io.errors import UserError
 
 log = logging.getLogger("sharpsplat.deblur2d.train")
 

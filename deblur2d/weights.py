@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .atomic import atomic_path
-from .errors import UserError
+from .io.atomic import atomic_path
+from .io.errors import UserError
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 #: architecture -> number of state-dict tensors (used to suggest the right ``--model`` on a mismatch).

@@ -4,7 +4,7 @@ Each subcommand lives in its own module and is imported only when used, so ``sha
 and a broken optional stage cannot break the others. A subcommand module exposes
 ``main(argv: list[str]) -> int`` and parses its flags with tyro (dataclass config -> flags).
 
-Errors meant for the user (:class:`deblur2d.errors.UserError`) are printed as one line and exit with
+Errors meant for the user (:class:`deblur2d.io.errors.UserError`) are printed as one line and exit with
 status 2; no stack trace.
 """
 
@@ -14,21 +14,27 @@ import importlib
 import os
 import sys
 
-from deblur2d.errors import UserError
+from deblur2d.io.errors import UserError
 
 #: name -> (module with ``main(argv)``, one-line help). Order is the order shown in ``--help``.
 COMMANDS: dict[str, tuple[str, str]] = {
     "deblur": ("deblur2d.cli", "Restore blurry images, folders and videos with MIMO-UNet (single-image)."),
-    "sfm": ("reconstruction.sfm_cli", "Frames from a video or folder, optional MIMO-UNet pre-restoration, COLMAP SfM."),
-    "reconstruct": ("reconstruction.pipeline", "One command from shaky video to sharp 3D: every stage, resumable."),
-    "render": ("reconstruction.render_cli", "Render novel sharp views of a finished run along a camera path."),
-    "compare": ("reconstruction.compare", "Compare blurry / MIMO-UNet / 3DGS / DeblurGS frames: metrics and report."),
+    "sfm": ("reconstruction.sfm.cli", "Frames from a video or folder, optional MIMO-UNet pre-restoration, COLMAP SfM."),
+    "reconstruct": (
+        "reconstruction.pipeline.reconstruct",
+        "One command from shaky video to sharp 3D: every stage, resumable.",
+    ),
+    "render": ("reconstruction.pipeline.render", "Render novel sharp views of a finished run along a camera path."),
+    "compare": (
+        "reconstruction.evaluation.compare",
+        "Compare blurry / MIMO-UNet / 3DGS / DeblurGS frames: metrics and report.",
+    ),
     "make-scene": ("reconstruction.synthetic.cli", "Make a synthetic blurry multi-view scene with ground truth."),
     "train-deblur2d": ("deblur2d.train", "Train MIMO-UNet on synthetic phone-shake blur or paired folders."),
     "eval-deblur2d": ("deblur2d.evaluate", "Evaluate deblurring on blurry/sharp pairs: PSNR and SSIM, JSON out."),
-    "train-3dgs": ("reconstruction.train_3dgs", "Plain 3DGS (no motion model) on a scene with known poses."),
+    "train-3dgs": ("reconstruction.splats.train_3dgs", "Plain 3DGS (no motion model) on a scene with known poses."),
     "train": ("reconstruction.deblurgs.cli", "Train DeblurGS: sharp 3D Gaussians + camera motion from blurry frames."),
-    "demo": ("reconstruction.demo", "Run the bundled demo on the CPU and print where the results are."),
+    "demo": ("reconstruction.pipeline.demo", "Run the bundled demo on the CPU and print where the results are."),
 }
 
 

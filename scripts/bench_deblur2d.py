@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(report, indent=2)
     print(text)
     if a.out:
-        from deblur2d.atomic import write_bytes_atomic
+        from deblur2d.io.atomic import write_bytes_atomic
 
         write_bytes_atomic(a.out, (text + "\n").encode())
     return 0

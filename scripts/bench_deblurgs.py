@@ -45,7 +45,7 @@ def main() -> int:
 
     import torch
 
-    from deblur2d.atomic import write_json_atomic
+    from deblur2d.io.atomic import write_json_atomic
     from reconstruction.deblurgs.cli import load_preset, run
     from reconstruction.synthetic import make_scene
 

@@ -1,4 +1,4 @@
-"""Benchmark forward + backward of ``reconstruction.render.render`` (L1 loss); prints one JSON object.
+"""Benchmark forward + backward of ``reconstruction.splats.render.render`` (L1 loss); prints one JSON object.
 
 Scene: ``--gaussians`` Gaussians spread uniformly over the image at depths 2-6, focal 100 px (scaled with the
 width from 128 px), screen-space standard deviations log-normal around 1.5 px (median radius about 5 px),
@@ -29,8 +29,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # must precede the first Op
 
 import torch  # noqa: E402
 
-from reconstruction.render import render, select_backend  # noqa: E402
-from reconstruction.render.torch_backend import DEFAULT_TILE_SIZE, render_torch  # noqa: E402
+from reconstruction.splats.render import render, select_backend  # noqa: E402
+from reconstruction.splats.render.torch_backend import DEFAULT_TILE_SIZE, render_torch  # noqa: E402
 
 
 def make_scene(n: int, width: int, height: int, cameras: int, seed: int, device: str) -> tuple:

@@ -12,7 +12,7 @@ the levels separate at this size) and the pinned SfM of ``reconstruction.sfm`` r
 
 Per run: frames registered, 3D points, mean reprojection error, focal length against the truth at the input's
 resolution, and the pose errors of the registered frames against the true mid-exposure poses: rotation (deg)
-and position (% of the true path length) after ``reconstruction.alignment.align_poses`` (rotation from the
+and position (% of the true path length) after ``reconstruction.geometry.alignment.align_poses`` (rotation from the
 orientations, scale and translation from the centres; robust on nearly straight paths), and the
 alignment-free relative rotation error over all pairs of registered frames. Pose errors are computed when at
 least 3 frames register; per (level, input) they are aggregated over the "successful" runs (at least
@@ -51,8 +51,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from deblur2d.atomic import write_json_atomic  # noqa: E402
-from deblur2d.errors import UserError  # noqa: E402
+from deblur2d.io.atomic import write_json_atomic  # noqa: E402
+from deblur2d.io.errors import UserError  # noqa: E402
 
 INPUTS = ("blurry", "blurry_down2", "restored", "restored_down2", "sharp_oracle")
 DEFAULT_LEVELS = ("none", "mild", "strong", "extreme")
@@ -68,7 +68,7 @@ def log(msg: str) -> None:
 
 def sfm_options(threads: int, seed: int):
     """The pinned SfM configuration: every field that matters is set here, not taken from defaults."""
-    from reconstruction.sfm import SfMOptions
+    from reconstruction.sfm.colmap import SfMOptions
 
     return SfMOptions(
         matcher="exhaustive",
@@ -203,7 +203,7 @@ class Restoration:
 
 def _map_folder(src: Path, dst: Path, names: list[str], fn) -> float:
     """Write ``fn(image)`` for every file of ``src`` missing in ``dst`` (atomic per file); returns seconds."""
-    from deblur2d.image_io import read_image, write_image
+    from deblur2d.io.images import read_image, write_image
 
     t0 = time.perf_counter()
     dst.mkdir(parents=True, exist_ok=True)
@@ -261,8 +261,8 @@ def _c2w(image) -> np.ndarray:
 
 def evaluate(res, gt: dict, factor: int) -> dict:
     """Metrics of an SfM result against the synthetic ground truth (``load_gt``) at downscale ``factor``."""
-    from reconstruction.alignment import align_poses, path_length, relative_rotation_errors
     from reconstruction.deblurgs.data import downscale_K
+    from reconstruction.geometry.alignment import align_poses, path_length, relative_rotation_errors
 
     n = len(gt["files"])
     f_true = float(downscale_K(gt["K"], factor)[0, 0])
@@ -315,8 +315,8 @@ def evaluate(res, gt: dict, factor: int) -> dict:
 
 def run_one(ctx: dict, level: str, seed: int, kind: str, scene: Path, scene_timing: dict) -> dict:
     """One (level, seed, input) run, from its cache when the configuration matches."""
-    from reconstruction.sfm import run_sfm
-    from reconstruction.synthetic import load_gt
+    from reconstruction.io.gt_cameras import load_gt
+    from reconstruction.sfm.colmap import run_sfm
 
     out: Path = ctx["out"]
     key = f"{ctx['preset']}_{level}_s{seed}"
@@ -629,8 +629,8 @@ def _main(a: argparse.Namespace) -> dict:
         "downscale": f"box average by {DOWN} in linear light (reconstruction.deblurgs.data.downscale_image)",
         "metrics": {
             "pose_truth": "gt/cameras.json c2w_mid, matched by file name",
-            "alignment": "reconstruction.alignment.align_poses: rotation = chordal mean over camera orientations, "
-            "then scale and translation from the centres (least squares)",
+            "alignment": "reconstruction.geometry.alignment.align_poses: rotation = chordal mean over camera "
+            "orientations, then scale and translation from the centres (least squares)",
             "rot_err_deg": "geodesic angle per registered frame after alignment",
             "pos_err_pct": "centre distance after alignment, % of the true path length (all frames)",
             "rel_rot_err_deg": "angle of the relative-rotation error, all pairs of registered frames (no alignment)",

@@ -25,9 +25,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deblur2d.atomic import write_json_atomic  # noqa: E402
-from reconstruction.sfm import SfMOptions, run_sfm  # noqa: E402
-from reconstruction.synthetic import BLUR_LEVELS, load_gt, make_scene  # noqa: E402
+from deblur2d.io.atomic import write_json_atomic  # noqa: E402
+from reconstruction.io.gt_cameras import load_gt  # noqa: E402
+from reconstruction.sfm.colmap import SfMOptions, run_sfm  # noqa: E402
+from reconstruction.synthetic import BLUR_LEVELS, make_scene  # noqa: E402
 
 
 def relative_rotation_error_deg(rec, gt: dict) -> float | None:

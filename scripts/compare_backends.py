@@ -17,8 +17,8 @@ import time
 
 import torch
 
-from reconstruction.render import render
-from reconstruction.render.gsplat_backend import gsplat_available
+from reconstruction.splats.render import render
+from reconstruction.splats.render.gsplat_backend import gsplat_available
 
 
 def make_scene(n: int, cameras: int, width: int, height: int, sh_degree: int | None, seed: int):

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from deblur2d.atomic import write_bytes_atomic, write_json_atomic  # noqa: E402
+from deblur2d.io.atomic import write_bytes_atomic, write_json_atomic  # noqa: E402
 from deblur2d.train import parse_args, train  # noqa: E402
 from deblur2d.weights import WEIGHTS_DIR  # noqa: E402
 

@@ -1,11 +1,11 @@
-"""Pose alignment (reconstruction.alignment): exact recovery, noise, straight paths, bad input."""
+"""Pose alignment (reconstruction.geometry.alignment): exact recovery, noise, straight paths, bad input."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from reconstruction.alignment import (
+from reconstruction.geometry.alignment import (
     align_poses,
     apply_sim3,
     path_length,

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from deblur2d.color import linear_to_srgb, srgb_to_linear
 from deblur2d.examples import blur_linear_light, line_kernel
+from deblur2d.io.color import linear_to_srgb, srgb_to_linear
 from reconstruction.cli import main as sharpsplat
 
 

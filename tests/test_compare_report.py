@@ -16,20 +16,16 @@ import cv2
 import numpy as np
 import pytest
 
-from deblur2d.errors import UserError
-from deblur2d.image_io import read_image, write_image
-from reconstruction.compare import (
-    choose_crops,
-    compare_run,
-    comparison_size,
-    image_plane_path,
-    main,
-    read_train_log,
-    sharpness,
-)
+from deblur2d.io.errors import UserError
+from deblur2d.io.images import read_image, write_image
 from reconstruction.deblurgs.data import downscale_image
-from reconstruction.lie import se3_exp_np
-from reconstruction.svg_plots import Series, line_plot, nice_ticks
+from reconstruction.evaluation.compare import compare_run, main
+from reconstruction.evaluation.grids import choose_crops
+from reconstruction.evaluation.measures import comparison_size, sharpness
+from reconstruction.evaluation.plots import Series, line_plot, nice_ticks
+from reconstruction.evaluation.training_curves import read_train_log
+from reconstruction.evaluation.trajectories import image_plane_path
+from reconstruction.geometry.lie import se3_exp_np
 
 W, H, N = 64, 48, 3
 FILES = [f"frame_{i:05d}.png" for i in range(N)]

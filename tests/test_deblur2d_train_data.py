@@ -14,7 +14,7 @@ from deblur2d.blur_synthesis import (
     sample_shake,
     synthesize_blur,
 )
-from deblur2d.color import linear_to_srgb, srgb_to_linear
+from deblur2d.io.color import linear_to_srgb, srgb_to_linear
 from deblur2d.dead_leaves import dead_leaves, sample_radii
 from deblur2d.losses import frequency_loss, mimo_loss, multiscale_targets
 
@@ -163,7 +163,7 @@ def test_dead_leaves_radii_follow_power_law():
 
 def test_gopro_layout_and_pair_list(tmp_path):
     from deblur2d.datasets import PairedImages, find_pairs
-    from deblur2d.image_io import write_image
+    from deblur2d.io.images import write_image
 
     rng = np.random.default_rng(0)
     for seq, names in (("seqB", ["000002.png"]), ("seqA", ["000001.png", "000000.png"])):
@@ -188,7 +188,7 @@ def test_gopro_layout_and_pair_list(tmp_path):
 
 def test_missing_pairs_are_user_errors(tmp_path):
     from deblur2d.datasets import find_pairs
-    from deblur2d.errors import UserError
+    from deblur2d.io.errors import UserError
 
     with pytest.raises(UserError, match="neither"):
         find_pairs(tmp_path / "nope")

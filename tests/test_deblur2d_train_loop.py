@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from deblur2d.dead_leaves import dead_leaves
-from deblur2d.image_io import write_image
+from deblur2d.io.images import write_image
 
 
 def test_few_steps_reduce_loss_on_tiny_overfit_case():
@@ -130,7 +130,7 @@ def test_align_recovers_known_small_shift(tmp_path):
 
 
 def test_train_cli_preset_and_flags():
-    from deblur2d.errors import UserError
+    from deblur2d.io.errors import UserError
     from deblur2d.train import parse_args
 
     cfg = parse_args(["--preset", "cpu", "--steps", "7"])

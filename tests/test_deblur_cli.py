@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from deblur2d.video_io import VideoWriter, iter_video_frames, probe_video
+from deblur2d.io.video import VideoWriter, iter_video_frames, probe_video
 from reconstruction.cli import main as sharpsplat
 
 

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from deblur2d.color import srgb_to_linear
+from deblur2d.io.color import srgb_to_linear
 from reconstruction.deblurgs.evaluate import rotation_error_deg, trajectory_error
 from reconstruction.deblurgs.trainer import DeblurGSConfig, DeblurGSTrainer, RowAdam, annealed_threshold, log_linear
 from reconstruction.deblurgs.trajectory import CameraTrajectories, bernstein_basis, bezier, bezier_derivative
-from reconstruction.densify import DensifyConfig
-from reconstruction.lie import se3_exp
-from reconstruction.train_3dgs import Train3DGSConfig
+from reconstruction.geometry.lie import se3_exp
+from reconstruction.splats.densify import DensifyConfig
+from reconstruction.splats.train_3dgs import Train3DGSConfig
 
 
 def _pose(seed: int) -> torch.Tensor:

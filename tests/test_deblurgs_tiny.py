@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from deblur2d.errors import UserError
+from deblur2d.io.errors import UserError
 from reconstruction.deblurgs.cli import load_preset, main
 from reconstruction.deblurgs.data import load_scene, read_image
 from reconstruction.deblurgs.evaluate import image_metrics
@@ -104,7 +104,7 @@ def test_colmap_poses_and_pose_noise(tiny_strong: Path) -> None:
     np.testing.assert_allclose(sp.K, gt.K, atol=1e-9)
     noisy = load_scene(tiny_strong, poses="gt", perturb_rot_deg=2.0, perturb_trans_pct=1.0)
     np.testing.assert_allclose(rotation_error_deg(noisy.c2ws, gt.c2ws), 2.0, atol=1e-6)
-    from reconstruction.train_3dgs import camera_extent
+    from reconstruction.splats.train_3dgs import camera_extent
 
     moved = np.linalg.norm(noisy.c2ws[:, :3, 3] - gt.c2ws[:, :3, 3], axis=1)
     np.testing.assert_allclose(moved, 0.01 * camera_extent(gt.c2ws), rtol=1e-9)

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from reconstruction.densify import DensifyConfig, DensifyStrategy, quat_to_rotmat
+from reconstruction.splats.densify import DensifyConfig, DensifyStrategy, quat_to_rotmat
 
 W, H = 100, 50
 

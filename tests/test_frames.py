@@ -1,4 +1,4 @@
-"""Frames for SfM (reconstruction.frames) and MIMO-UNet pre-restoration (reconstruction.prerestore).
+"""Frames for SfM (reconstruction.sfm.frames) and MIMO-UNet pre-restoration (reconstruction.sfm.restore).
 
 Inputs are made here: a 20-frame video of a moving random texture in which exactly one frame per 4-frame bin is
 sharp and the others are Gaussian-blurred, so the right answer of every selection rule is known.
@@ -14,9 +14,9 @@ import cv2
 import numpy as np
 import pytest
 
-from deblur2d.errors import UserError
-from deblur2d.video_io import VideoWriter
-from reconstruction.frames import FrameOptions, extract_frames, select_frames, sharpness, working_size
+from deblur2d.io.errors import UserError
+from deblur2d.io.video import VideoWriter
+from reconstruction.sfm.frames import FrameOptions, extract_frames, select_frames, sharpness, working_size
 
 W, H, N, FPS = 160, 120, 20, 10.0
 SHARP = [2, 5, 11, 12, 17]  # one per bin of 4 frames (bins 0-3, 4-7, 8-11, 12-15, 16-19)
@@ -213,7 +213,7 @@ def random_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_restore_folder_same_names_sizes_and_resume(random_weights: Path, tmp_path: Path) -> None:
-    from reconstruction.prerestore import restore_folder
+    from reconstruction.sfm.restore import restore_folder
 
     src, dst = tmp_path / "images", tmp_path / "restored"
     src.mkdir()
@@ -241,7 +241,7 @@ def test_restore_folder_same_names_sizes_and_resume(random_weights: Path, tmp_pa
 
 def test_weights_available_and_missing_weights(tmp_path: Path) -> None:
     from deblur2d.weights import default_weights_path
-    from reconstruction.prerestore import restore_folder, weights_available
+    from reconstruction.sfm.restore import restore_folder, weights_available
 
     assert weights_available(None, "mimo-unet") == default_weights_path("mimo-unet")
     with pytest.raises(UserError, match="--weights"):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from reconstruction.densify import DensifyConfig, DensifyStrategy
-from reconstruction.gaussians import (
+from reconstruction.splats.densify import DensifyConfig, DensifyStrategy
+from reconstruction.splats.gaussians import (
     SH_C0,
     GaussianModel,
     knn_scales,

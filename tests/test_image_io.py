@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from deblur2d.errors import UserError
-from deblur2d.image_io import read_image, write_image
+from deblur2d.io.errors import UserError
+from deblur2d.io.images import read_image, write_image
 
 
 def _rng_img(h, w, c, dtype):
@@ -73,7 +73,7 @@ def test_write_is_atomic_and_leaves_no_partial_files(tmp_path):
 
 
 def test_atomic_dir_replaces_whole_or_not_at_all(tmp_path):
-    from deblur2d.atomic import atomic_dir
+    from deblur2d.io.atomic import atomic_dir
 
     target = tmp_path / "sparse" / "0"
     target.mkdir(parents=True)

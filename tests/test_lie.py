@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
-from reconstruction.lie import (
+from reconstruction.geometry.lie import (
     se3_exp,
     se3_exp_np,
     se3_inverse,

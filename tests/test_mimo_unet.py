@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from deblur2d import MIMOUNet, MIMOUNetPlus
-from deblur2d.errors import UserError
+from deblur2d.io.errors import UserError
 from deblur2d.weights import load_weights, read_state_dict, save_weights
 
 

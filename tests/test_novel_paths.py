@@ -11,11 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from deblur2d.color import linear_to_srgb
-from deblur2d.errors import UserError
-from reconstruction.gaussians import GaussianModel, save_checkpoint
-from reconstruction.lie import so3_exp_np
-from reconstruction.novel_paths import (
+from deblur2d.io.color import linear_to_srgb
+from deblur2d.io.errors import UserError
+from reconstruction.geometry.lie import so3_exp_np
+from reconstruction.pipeline.camera_paths import (
     focus_point,
     look_at,
     mean_pose,
@@ -24,9 +23,10 @@ from reconstruction.novel_paths import (
     spiral_path,
     train_path,
 )
-from reconstruction.render import render
-from reconstruction.run_io import load_run, render_views
-from reconstruction.train_3dgs import c2w_to_viewmat
+from reconstruction.splats.gaussians import GaussianModel, save_checkpoint
+from reconstruction.splats.render import render
+from reconstruction.splats.run_io import load_run, render_views
+from reconstruction.splats.train_3dgs import c2w_to_viewmat
 
 W, H, F = 32, 24, 28.0
 
@@ -172,7 +172,7 @@ def test_bad_path_file_names_file(tmp_path: Path, content: str, why: str) -> Non
 def _make_run(root: Path, kind: str = "deblurgs") -> tuple[Path, np.ndarray]:
     """A run folder with a 300-Gaussian model (SH degree 1) in front of 4 forward-facing cameras."""
     from reconstruction.deblurgs.trainer import DeblurGSConfig
-    from reconstruction.train_3dgs import Train3DGSConfig
+    from reconstruction.splats.train_3dgs import Train3DGSConfig
 
     rng = np.random.default_rng(0)
     pts = np.stack([rng.uniform(-1.5, 1.5, 300), rng.uniform(-1.0, 1.0, 300), rng.uniform(3.0, 5.0, 300)], 1)
@@ -200,7 +200,7 @@ def run_dir(tmp_path_factory) -> tuple[Path, np.ndarray]:
 
 
 def _direct(run: Path, c2w: np.ndarray, sh: int, srgb_out: bool) -> np.ndarray:
-    from reconstruction.gaussians import load_checkpoint
+    from reconstruction.splats.gaussians import load_checkpoint
 
     model = GaussianModel.from_state(load_checkpoint(run / "checkpoint.pt")["model"])
     K = torch.tensor([[F, 0, W / 2], [0, F, H / 2], [0, 0, 1]], dtype=torch.float32)[None]
@@ -253,7 +253,7 @@ def test_render_cli_writes_mp4_and_pngs(run_dir, tmp_path: Path, capsys) -> None
     fov = float(np.degrees(2 * np.arctan(H / 2 / F)))
     ns = tmp_path / "camera_path.json"
     ns.write_text(json.dumps({"camera_path": [{"camera_to_world": gl.reshape(-1).tolist(), "fov": fov}] * 2}))
-    from reconstruction.render_cli import render_path
+    from reconstruction.pipeline.render import render_path
 
     out2 = render_path(run, ns, tmp_path / "ns.mp4", fps=5, frames_dir=tmp_path / "ns", progress=False)
     assert out2.is_file() and len([f for f in iio.get_reader(str(out2), format="FFMPEG")]) == 2
@@ -288,12 +288,12 @@ def test_not_a_run_folder_is_one_line_error(run_dir, tmp_path: Path, capsys) -> 
     keep.mkdir()
     (keep / "notes.txt").write_text("x")
     with pytest.raises(UserError, match="holds other files"):
-        from reconstruction.render_cli import render_path
+        from reconstruction.pipeline.render import render_path
 
         render_path(run_dir[0], "spiral", tmp_path / "s.mp4", frames_dir=keep, progress=False)
     assert (keep / "notes.txt").read_text() == "x" and not (tmp_path / "s.mp4").exists()
     # A bad --path name is a one-line error too.
     with pytest.raises(UserError, match="choose spiral, orbit, train"):
-        from reconstruction.render_cli import render_path
+        from reconstruction.pipeline.render import render_path
 
         render_path(run_dir[0], "zigzag", tmp_path / "z.mp4", progress=False)

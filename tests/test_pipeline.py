@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from reconstruction.cli import main as cli_main
-from reconstruction.pipeline import STAGES
+from reconstruction.pipeline.settings import STAGES
 
 pytest.importorskip("pycolmap")
 
@@ -40,8 +40,8 @@ def finished_run(tiny: Path, tmp_path_factory) -> Path:
 
 
 def test_outputs_are_complete_and_readable(tiny: Path, finished_run: Path) -> None:
-    from deblur2d.video_io import iter_video_frames
-    from reconstruction.ply import load_ply
+    from deblur2d.io.video import iter_video_frames
+    from reconstruction.splats.ply import load_ply
 
     run = finished_run
     m = json.loads((run / "manifest.json").read_text())
@@ -184,7 +184,7 @@ def test_sfm_failure_says_how_many_registered_and_what_to_try(tmp_path: Path, ca
 
 
 def test_render_command_takes_a_reconstruct_run(finished_run: Path, tmp_path: Path) -> None:
-    from deblur2d.video_io import iter_video_frames
+    from deblur2d.io.video import iter_video_frames
 
     out = tmp_path / "orbit.mp4"
     assert cli_main(["render", str(finished_run), "--path", "orbit", "--frames", "4", "--out", str(out),
@@ -198,7 +198,7 @@ def test_deblur_nerf_scene_input_uses_its_sharp_and_held_out_views(tiny: Path, t
     """A Deblur-NeRF / BAD-Gaussians layout: poses_bounds.npy, blurry images/, sharp images_test/, hold=5."""
     import shutil
 
-    from reconstruction.synthetic import load_gt
+    from reconstruction.io.gt_cameras import load_gt
 
     gt = load_gt(tiny)
     scene = tmp_path / "llff"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from reconstruction.gaussians import GaussianModel
-from reconstruction.ply import load_ply, save_ply
+from reconstruction.splats.gaussians import GaussianModel
+from reconstruction.splats.ply import load_ply, save_ply
 
 
 def _model(n: int = 7, degree: int = 3, seed: int = 0) -> GaussianModel:
@@ -77,7 +77,7 @@ def test_round_trip_is_exact(tmp_path, degree: int) -> None:
 
 
 def test_import_gives_the_same_renders(tmp_path) -> None:
-    render = pytest.importorskip("reconstruction.render").render
+    render = pytest.importorskip("reconstruction.splats.render").render
     g = torch.Generator().manual_seed(3)
     n = 60
     m = GaussianModel(
@@ -133,8 +133,8 @@ def test_reads_other_property_orders_and_rejects_bad_files(tmp_path) -> None:
 
 
 def test_linear_colours_are_reencoded_to_srgb_for_viewers():
-    from deblur2d.color import linear_to_srgb
-    from reconstruction.ply import SH_C0, linear_sh_to_srgb
+    from deblur2d.io.color import linear_to_srgb
+    from reconstruction.splats.ply import SH_C0, linear_sh_to_srgb
 
     lin = torch.tensor([[[0.0, 0.05, 0.2]], [[0.5, 0.8, 1.0]]])  # base colours in linear light
     sh0 = (lin - 0.5) / SH_C0

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from deblur2d.errors import UserError
-from reconstruction.presets import CONFIG_DIR, load_preset_into, preset_from_argv
+from deblur2d.io.errors import UserError
+from reconstruction.io.presets import CONFIG_DIR, load_preset_into, preset_from_argv
 
 
 @pytest.mark.parametrize("path", sorted(CONFIG_DIR.glob("reconstruct-*.toml")), ids=lambda p: p.stem)
 def test_every_reconstruct_preset_loads_and_names_a_train_preset_that_loads(path: Path) -> None:
     from reconstruction.deblurgs.cli import load_preset as load_train
-    from reconstruction.pipeline import load_preset
+    from reconstruction.pipeline.settings import load_preset
 
     args = load_preset(path.stem.removeprefix("reconstruct-"))
     assert load_train(args.train_preset).config.gs.steps > 0
@@ -27,7 +27,7 @@ def test_every_deblurgs_preset_loads(path: Path) -> None:
 
 
 def test_preset_mistakes_are_one_line_errors(tmp_path: Path) -> None:
-    from reconstruction.pipeline import ReconstructArgs
+    from reconstruction.pipeline.settings import ReconstructArgs
 
     with pytest.raises(UserError, match="no preset 'nope'.*demo") as e:
         load_preset_into(ReconstructArgs(), "nope", "reconstruct-")

@@ -1,4 +1,4 @@
-"""Tests of reconstruction.render (PyTorch backend; CPU, float64 where gradients are checked)."""
+"""Tests of reconstruction.splats.render (PyTorch backend; CPU, float64 where gradients are checked)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from reconstruction.render import render, select_backend
-from reconstruction.render.projection import project_gaussians
-from reconstruction.render.sh import eval_sh
+from reconstruction.splats.render import render, select_backend
+from reconstruction.splats.render.projection import project_gaussians
+from reconstruction.splats.render.sh import eval_sh
 
 F64 = torch.float64
 SH_C0 = 0.2820947917738781
@@ -377,7 +377,7 @@ def test_inference_mode_no_grad_and_grad_give_the_same_image_in_any_order():
 def test_tiles_whose_pixels_all_terminated_are_skipped_exactly():
     """An opaque layer in front closes whole tiles; later depth chunks skip them (chunks of 4 Gaussians here),
     and images and gradients still equal the brute-force loop."""
-    from reconstruction.render.torch_backend import render_torch
+    from reconstruction.splats.render.torch_backend import render_torch
 
     front, back = _scene(40, seed=21), _scene(60, seed=22)
     front["means"][:, 2] = 1.5 + 0.2 * torch.rand(40, generator=torch.Generator().manual_seed(0), dtype=F64)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from deblur2d import Restorer
-from deblur2d.errors import UserError
+from deblur2d.io.errors import UserError
 from deblur2d.restorer import tile_starts
 
 

@@ -14,9 +14,9 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from deblur2d.errors import UserError
+from deblur2d.io.errors import UserError
 from reconstruction.deblurgs.data import downscale_image, load_scene, read_image
-from reconstruction.scene_io import detect_input, read_colmap, read_llff, read_scene, write_colmap_model
+from reconstruction.io.scenes import detect_input, read_colmap, read_llff, read_scene, write_colmap_model
 
 pycolmap = pytest.importorskip("pycolmap")
 
@@ -31,7 +31,7 @@ def synth(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def gt(synth):
-    from reconstruction.synthetic import load_gt
+    from reconstruction.io.gt_cameras import load_gt
 
     return load_gt(synth)
 

@@ -18,18 +18,13 @@ import cv2
 import numpy as np
 import pytest
 
-from deblur2d.errors import UserError
-from reconstruction.frames import FrameOptions
-from reconstruction.sfm import (
-    FrontEndOptions,
-    SfMFailed,
-    SfMOptions,
-    list_images,
-    max_distortion_px,
-    rescale_reconstruction,
-    run_scene_sfm,
-    sfm_scene,
-)
+from deblur2d.io.errors import UserError
+from reconstruction.geometry.camera_model import max_distortion_px, rescale_reconstruction
+from reconstruction.io.image_folders import list_images
+from reconstruction.sfm.colmap import SfMOptions
+from reconstruction.sfm.frames import FrameOptions
+from reconstruction.sfm.front_end import FrontEndOptions, run_scene_sfm, sfm_scene
+from reconstruction.sfm.report import SfMFailed
 
 ONE_THREAD = SfMOptions(num_threads=1)
 
@@ -72,7 +67,7 @@ def test_front_end_registers_every_frame(front: tuple[Path, dict, str], tiny: Pa
 
     from deblur2d.weights import default_weights_path
     from reconstruction.deblurgs.data import load_scene
-    from reconstruction.synthetic import load_gt
+    from reconstruction.io.gt_cameras import load_gt
 
     scene, r, log = front
     assert r["status"] == "ok" and r["num_images"] == 10 and r["num_registered"] == 10 and not r["unregistered"]
@@ -227,7 +222,8 @@ def test_restored_frames_drive_sfm_and_undistortion(tiny: Path, tmp_path: Path, 
 
 def test_downscale_2_focal_matches_full_resolution(tmp_path_factory: pytest.TempPathFactory) -> None:
     """SfM on frames box-downscaled x2, camera scaled back: the focal agrees with the full-resolution run."""
-    from reconstruction.synthetic import PRESETS, load_gt, make_scene
+    from reconstruction.io.gt_cameras import load_gt
+    from reconstruction.synthetic import PRESETS, make_scene
     from reconstruction.synthetic.presets import Preset
 
     root = tmp_path_factory.mktemp("x2")

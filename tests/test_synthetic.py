@@ -10,9 +10,10 @@ import imageio.v2 as iio
 import numpy as np
 import pytest
 
-from deblur2d.color import linear_to_srgb
-from deblur2d.errors import UserError
-from reconstruction.synthetic import BLUR_LEVELS, PRESETS, blurry_linear, build_setup, load_gt, make_scene
+from deblur2d.io.color import linear_to_srgb
+from deblur2d.io.errors import UserError
+from reconstruction.io.gt_cameras import load_gt
+from reconstruction.synthetic import BLUR_LEVELS, PRESETS, blurry_linear, build_setup, make_scene
 from reconstruction.synthetic import cli as synth_cli
 from reconstruction.synthetic.generate import to_uint8
 from reconstruction.synthetic.raycast import render
@@ -230,7 +231,7 @@ def test_bad_input_raises_user_error(tmp_path: Path) -> None:
 
 
 def test_sfm_registers_all_frames_without_blur(scenes: dict[str, Path], tmp_path: Path) -> None:
-    from reconstruction.sfm import SfMOptions, run_sfm
+    from reconstruction.sfm.colmap import SfMOptions, run_sfm
 
     gt = load_gt(scenes["none"])
     result = run_sfm(scenes["none"] / "images", tmp_path / "sfm", SfMOptions(num_threads=2))

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import torch
 
-from reconstruction.densify import DensifyConfig
-from reconstruction.train_3dgs import (
+from reconstruction.splats.densify import DensifyConfig
+from reconstruction.splats.train_3dgs import (
     Train3DGSConfig,
     Trainer3DGS,
     c2w_to_viewmat,

@@ -22,8 +22,8 @@ from typing import Annotated, Any, Literal
 
 import tyro
 
-from deblur2d.errors import UserError
-from reconstruction.presets import CONFIG_DIR, apply_dict, jsonable, load_preset_into, preset_from_argv
+from deblur2d.io.errors import UserError
+from reconstruction.io.presets import CONFIG_DIR, apply_dict, jsonable, load_preset_into, preset_from_argv
 
 from .trainer import DeblurGSConfig
 
@@ -77,7 +77,7 @@ def _log(msg: str) -> None:
 
 
 def _write_manifest(out: Path, stages: dict[str, Any]) -> None:
-    from deblur2d.atomic import write_json_atomic
+    from deblur2d.io.atomic import write_json_atomic
 
     write_json_atomic(out / "manifest.json", {"stages": stages})
 
@@ -86,8 +86,8 @@ def run(args: TrainArgs) -> dict[str, Any]:
     """Run every stage for ``args``; returns the metrics dict (also written to ``out/metrics.json``)."""
     import torch
 
-    from deblur2d.atomic import write_json_atomic
-    from deblur2d.image_io import write_image
+    from deblur2d.io.atomic import write_json_atomic
+    from deblur2d.io.images import write_image
 
     from .data import load_scene
     from .evaluate import evaluate_run

@@ -1,5 +1,5 @@
 """Scene input for DeblurGS: frames, poses (COLMAP model, LLFF poses_bounds.npy or gt/cameras.json; read by
-``reconstruction.scene_io``), optional downscale and pose noise.
+``reconstruction.io.scenes``), optional downscale and pose noise.
 
 Poses are camera-to-world 4x4 in OpenCV axes (DESIGN.md). From COLMAP, ``image.cam_from_world`` is the
 world-to-camera pose and is inverted here. Images are float32 sRGB in [0, 1].
@@ -13,9 +13,9 @@ from typing import Literal
 
 import numpy as np
 
-from deblur2d.color import linear_to_srgb, srgb_to_linear
-from deblur2d.errors import UserError
-from reconstruction.scene_io import ViewSet
+from deblur2d.io.color import linear_to_srgb, srgb_to_linear
+from deblur2d.io.errors import UserError
+from reconstruction.io.scenes import ViewSet
 
 __all__ = ["SceneData", "load_scene", "downscale_image", "downscale_K", "perturb_poses", "read_image"]
 
@@ -66,8 +66,8 @@ def downscale_image(img: np.ndarray, factor: int) -> np.ndarray:
 
 def downscale_K(K: np.ndarray, factor: int) -> np.ndarray:
     """Intrinsics for an image box-downscaled by ``factor``: ``K / f`` on the first two rows (pixel (i, j) covers
-    ``[j, j+1) x [i, i+1)``; :func:`reconstruction.camera_model.scale_K`)."""
-    from reconstruction.camera_model import scale_K
+    ``[j, j+1) x [i, i+1)``; :func:`reconstruction.geometry.camera_model.scale_K`)."""
+    from reconstruction.geometry.camera_model import scale_K
 
     return scale_K(K, 1.0 / max(int(factor), 1))
 
@@ -75,7 +75,7 @@ def downscale_K(K: np.ndarray, factor: int) -> np.ndarray:
 def perturb_poses(c2ws: np.ndarray, rot_deg: float, trans_frac: float, scale: float, seed: int) -> np.ndarray:
     """Rotate each pose by exactly ``rot_deg`` degrees about a random axis (camera frame) and move its centre by
     ``trans_frac * scale`` world units in a random direction. Returns a new float64 ``[V, 4, 4]``."""
-    from reconstruction.lie import so3_exp_np
+    from reconstruction.geometry.lie import so3_exp_np
 
     rng = np.random.default_rng(seed)
     out = np.array(c2ws, dtype=np.float64)
@@ -96,7 +96,7 @@ def load_scene(
     perturb_trans_pct: float = 0.0,
     seed: int = 0,
 ) -> SceneData:
-    """Read ``scene/images`` and poses (:func:`reconstruction.scene_io.read_scene`): ``sparse`` = the COLMAP model
+    """Read ``scene/images`` and poses (:func:`reconstruction.io.scenes.read_scene`): ``sparse`` = the COLMAP model
     in sparse/0 or sparse/ (binary or text); ``llff`` = poses_bounds.npy (LLFF / Deblur-NeRF); ``gt`` =
     gt/cameras.json ``c2w_mid`` (synthetic); ``auto`` = the first of these the scene has. Initial points come
     from the COLMAP model when it has any (LLFF: none; ``near``/``far`` bound the scene instead).
@@ -105,14 +105,14 @@ def load_scene(
     degrees and percent of the camera extent) is applied after loading, seeded. ``sharp`` / ``test`` name the
     scene's sharp evaluation images at their own resolution (downscale them like the frames): gt/sharp and
     gt/test of synthetic scenes, images_test/ and held-out views (``hold=N`` marker) of Deblur-NeRF scenes."""
-    from reconstruction.scene_io import read_scene
-    from reconstruction.train_3dgs import camera_extent
+    from reconstruction.io.scenes import read_scene
+    from reconstruction.splats.train_3dgs import camera_extent
 
     scene = Path(scene)
     cams = read_scene(scene, poses)
     gt = None
     if (scene / "gt" / "cameras.json").is_file():
-        from reconstruction.synthetic import load_gt
+        from reconstruction.io.gt_cameras import load_gt
 
         gt = load_gt(scene)
     files = list(cams.files)

@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from deblur2d.color import srgb_to_linear
+from deblur2d.io.color import srgb_to_linear
 from deblur2d.metrics import psnr, ssim
-from reconstruction.lie import se3_exp
-from reconstruction.train_3dgs import c2w_to_viewmat, camera_extent
+from reconstruction.geometry.lie import se3_exp
+from reconstruction.splats.train_3dgs import c2w_to_viewmat, camera_extent
 
 from .data import downscale_image, read_image
 
@@ -90,7 +90,7 @@ def optimise_test_poses(
     """Test-time pose optimisation with the scene frozen: per view an se(3) delta (camera frame, ``lr_trans``
     x scene extent) fitted by Adam to the sRGB target (L1 in linear light). Returns (sRGB renders
     ``[C, H, W, 3]``, optimised c2w ``[C, 4, 4]``)."""
-    from deblur2d.color import linear_to_srgb
+    from deblur2d.io.color import linear_to_srgb
 
     base = torch.as_tensor(np.asarray(c2w), dtype=torch.float32).reshape(-1, 4, 4)
     tgt = srgb_to_linear(torch.as_tensor(np.asarray(targets), dtype=torch.float32))
@@ -126,7 +126,7 @@ def evaluate_run(
     trainer: Any, scene: Path, downscale: int = 1, *, test_pose_steps: int = 100, n_traj_samples: int = 11
 ) -> dict[str, Any]:
     """All metrics of the module docstring for a trained :class:`DeblurGSTrainer` on a synthetic ``scene``."""
-    from reconstruction.synthetic import load_gt
+    from reconstruction.io.gt_cameras import load_gt
 
     scene = Path(scene)
     gt = load_gt(scene)

@@ -24,7 +24,7 @@ authors' code taekkii/deblurgs ``arguments/__init__.py`` and ``train.py``, 150k 
 
 The baseline "3DGS on blurry frames" is this trainer with ``motion=False`` (S = 1, motion frozen, the same
 linear-light loss and schedule). Everything else (model, Gaussian optimisers and learning rates, densification,
-checkpoints) is reused from :mod:`reconstruction.train_3dgs`.
+checkpoints) is reused from :mod:`reconstruction.splats.train_3dgs`.
 """
 
 from __future__ import annotations
@@ -41,11 +41,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from deblur2d.color import linear_to_srgb, srgb_to_linear
+from deblur2d.io.color import linear_to_srgb, srgb_to_linear
 from deblur2d.metrics import psnr, ssim
-from reconstruction.densify import DensifyStrategy
-from reconstruction.gaussians import load_checkpoint
-from reconstruction.train_3dgs import (
+from reconstruction.splats.densify import DensifyStrategy
+from reconstruction.splats.gaussians import load_checkpoint
+from reconstruction.splats.train_3dgs import (
     Train3DGSConfig,
     c2w_to_viewmat,
     camera_extent,
@@ -489,7 +489,7 @@ class DeblurGSTrainer:
 
     def export_ply(self, path: str | os.PathLike) -> Path:
         """Write the scene as a 3DGS PLY with sRGB-encoded colours (the model holds linear light; viewers
-        expect sRGB: see :func:`reconstruction.ply.linear_sh_to_srgb`)."""
-        from reconstruction.ply import save_ply
+        expect sRGB: see :func:`reconstruction.splats.ply.linear_sh_to_srgb`)."""
+        from reconstruction.splats.ply import save_ply
 
         return save_ply(path, self.model, linear_colors=True)

@@ -10,7 +10,7 @@ Here the curve is stored as a *delta* on the given (SfM) pose, applied in the ca
 
     c2w(t) = c2w_given @ se3_exp(B(t)),   B(t) = sum_j binom(n, j) t^j (1 - t)^(n - j) c_j,   c_j in R^6
 
-with ``c_j = (rho_j, phi_j)`` in the order of :mod:`reconstruction.lie` (translation first, world units of the
+with ``c_j = (rho_j, phi_j)`` in the order of :mod:`reconstruction.geometry.lie` (translation first, world units of the
 camera frame; rotation as axis-angle, radians). Control points start at zero plus tiny noise, so the
 curve starts as the given pose. Translation and rotation control points are separate tensors so that they
 can have separate learning rates (code: ``curve_controlpoints_lr`` 1e-2, ``curve_rotation_lr`` 1e-3).
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import torch
 
-from reconstruction.lie import se3_exp, se3_inverse
+from reconstruction.geometry.lie import se3_exp, se3_inverse
 
 __all__ = ["bernstein_basis", "bezier", "bezier_derivative", "CameraTrajectories"]
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reconstruction.lie import se3_exp_np
+from reconstruction.geometry.lie import se3_exp_np
 
 #: Longest accepted shake path (pitch/yaw) relative to its start-to-end chord.
 MAX_CURVATURE_RATIO = 1.6

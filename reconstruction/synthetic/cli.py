@@ -9,7 +9,7 @@ from pathlib import Path
 
 import tyro
 
-from deblur2d.errors import UserError
+from deblur2d.io.errors import UserError
 
 from .presets import describe
 

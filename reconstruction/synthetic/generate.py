@@ -12,7 +12,6 @@ the shake's scale changes) and different seeds give different scenes, paths and 
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import sys
@@ -22,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from deblur2d.atomic import atomic_path, write_json_atomic
-from deblur2d.color import linear_to_srgb
-from deblur2d.errors import UserError
+from deblur2d.io.atomic import atomic_path, write_json_atomic
+from deblur2d.io.color import linear_to_srgb
+from deblur2d.io.errors import UserError
 
 from .camera_path import ArcPath, Shake, calibrate_shake, mean_displacement, project
 from .presets import Preset, get_blur_fraction, get_preset
@@ -332,30 +331,3 @@ def make_scene(
     _log(f"[5/5] gt/cameras.json; scene ready at {out} ({time.perf_counter() - t_start:.1f} s)", progress)
     return out
 
-
-def load_gt(scene_dir: str | Path) -> dict:
-    """Read ``gt/cameras.json`` of a synthetic scene; matrices as numpy float64 arrays.
-
-    Returns a dict with ``width``, ``height`` (int), ``K`` ``[3, 3]``, ``files`` (list[str]), ``c2w_mid``
-    ``[N, 4, 4]``, ``c2w_sub`` ``[N, S, 4, 4]``, ``test_files``, ``c2w_test`` ``[T, 4, 4]``, ``blur_px``
-    ``[N]`` (when present) and ``raw`` (the parsed JSON, with every extra key).
-    """
-    path = Path(scene_dir) / "gt" / "cameras.json"
-    if not path.is_file():
-        raise UserError(f"{path}: not found; is {scene_dir} a synthetic scene made by `sharpsplat make-scene`?")
-    raw = json.loads(path.read_text())
-    frames, test = raw["frames"], raw.get("test", [])
-    out = {
-        "width": int(raw["width"]),
-        "height": int(raw["height"]),
-        "K": np.asarray(raw["K"], np.float64),
-        "files": [f["file"] for f in frames],
-        "c2w_mid": np.asarray([f["c2w_mid"] for f in frames], np.float64).reshape(-1, 4, 4),
-        "c2w_sub": np.asarray([f["c2w_sub"] for f in frames], np.float64),
-        "test_files": [t["file"] for t in test],
-        "c2w_test": np.asarray([t["c2w"] for t in test], np.float64).reshape(-1, 4, 4),
-        "raw": raw,
-    }
-    if frames and "blur_px" in frames[0]:
-        out["blur_px"] = np.asarray([f["blur_px"] for f in frames], np.float64)
-    return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from deblur2d.blur_synthesis import BLUR_LEVELS as _LEVELS_2D
-from deblur2d.errors import UserError
+from deblur2d.io.errors import UserError
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Textures for synthetic scenes: scikit-image's bundled colour photos and procedural non-repeating patterns.
 
-All textures are float32 ``[h, w, 3]`` in LINEAR light (converted once with ``deblur2d.color``), stored with a
+All textures are float32 ``[h, w, 3]`` in LINEAR light (converted once with ``deblur2d.io.color``), stored with a
 mip pyramid (box-filtered 2x reductions in linear light) so that the ray caster can sample minified surfaces
 without aliasing. Texture row 0 is the quad's ``v = 0`` edge, column 0 its ``u = 0`` edge.
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from deblur2d.color import srgb_to_linear
+from deblur2d.io.color import srgb_to_linear
 
 # Colour photos shipped inside scikit-image (no download). ``chelsea`` and ``cat`` are the same photo, and
 # the two stereo_motorcycle views nearly so: each appears once.

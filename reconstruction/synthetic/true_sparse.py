@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deblur2d.atomic import atomic_dir
+from deblur2d.io.atomic import atomic_dir
 
 from .camera_path import project
 from .raycast import render
