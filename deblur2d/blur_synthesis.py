@@ -7,8 +7,12 @@ Model (all ranges are the defaults of :class:`ShakeConfig`):
    being blurred is a window of that frame at a random position, so its blur varies across it the way one
    region of a phone frame does (rotation about the optical axis blurs corners more than the centre).
 2. Trajectory over the exposure ``t in [0, 1]``: rotation vector and translation, each a smooth curve through
-   ``num_knots`` (4) Gaussian random-walk knots (cubic interpolation), re-centred so that ``t = 0.5`` is the
-   identity: the sharp target is the mid-exposure frame (as ``gt/sharp`` in the synthetic scenes). Rotation
+   ``num_knots`` (4) Gaussian random-walk knots (cubic interpolation), re-centred so that the identity is the
+   sharp target: with ``reference="mean"`` (default) the time-average of the pose, i.e. the centroid of the
+   blur, so that the target is not shifted against the blurry image; with ``reference="mid"`` the pose at
+   ``t = 0.5`` (the mid-exposure frame, as ``gt/sharp`` in the synthetic scenes). A single blurry image cannot
+   tell which end of its path came first, so a mid-exposure target sits at an ambiguous offset (11 px at the
+   90th percentile of training pairs before this choice, FINDINGS.md) and a network learns to hedge. Rotation
    dominates: translation per unit depth is ``translation_ratio`` (0-0.3) of the rotation's size, and roll
    (about the optical axis) is ``roll_ratio`` (0.1-0.5) of pitch/yaw.
 3. Each pose becomes the plane-induced homography ``H = K (R + t n^T / d) K^-1`` (fronto-parallel plane at
@@ -21,7 +25,14 @@ Model (all ranges are the defaults of :class:`ShakeConfig`):
    averaging, values are clipped to 1 (saturation, so blurred highlights form bright streaks).
 5. Sensor and pipeline: Gaussian shot + read noise in linear light, ``var = shot * x + read^2``
    (``shot`` log-uniform 5e-5-1e-3, ``read`` log-uniform 5e-5-5e-4; mild, as after a phone ISP's denoiser),
-   sRGB encoding (gamma 2.2, see :mod:`deblur2d.color`), 8-bit, JPEG quality 75-95.
+   sRGB encoding (gamma 2.2, see :mod:`deblur2d.io.color`), 8-bit, JPEG quality 75-95.
+6. Brightness: with ``keep_low_frequencies`` (sigma in frame pixels, default 16) the blurred linear image gets
+   the sharp image's low frequencies (``blur + G(sharp - blur)`` in linear light, before noise). Boosted
+   highlights add light that the clipped sharp target does not hold: with them the blurry images came out
+   +0.027 brighter than their targets on average (FINDINGS.md), and a network trained on that learned to
+   darken every real photo. A camera's blur moves light but keeps its local mean in linear light; after this
+   step the pairs do too, so a network can learn no global brightness shortcut (what is left is the sRGB
+   brightening of blurred edges, which real sensors show as well).
 
 Every function takes a ``numpy.random.Generator``; the same seed gives the same pair on any machine with the
 same OpenCV build.
@@ -73,6 +84,11 @@ class ShakeConfig:
     """JPEG quality, uniform integer (inclusive); (0, 0) disables JPEG."""
     max_subframes: int = 64
     """Most sub-frames rendered per exposure."""
+    reference: str = "mean"
+    """Which pose of the exposure the sharp target shows: "mean" (time-average: the blur's centroid) or "mid"."""
+    keep_low_frequencies: float = 16.0
+    """Gaussian sigma (frame pixels) below which the blurry image keeps the sharp one's content (linear light);
+    0 disables."""
 
 
 @dataclass
@@ -168,6 +184,11 @@ def sample_shake(
     trans = smooth_curve(rng, cfg.num_knots, probe)
     rot_size = np.abs(rot).max() + 1e-12
     trans *= rng.uniform(*cfg.translation_ratio) * rot_size / (np.abs(trans).max() + 1e-12)
+    if cfg.reference == "mean":  # identity at the time-average pose (probe times are uniform in t)
+        rot -= rot.mean(axis=0)
+        trans -= trans.mean(axis=0)
+    elif cfg.reference != "mid":
+        raise ValueError(f"ShakeConfig.reference {cfg.reference!r}: use 'mean' or 'mid'")
 
     def homs(scale: float, idx=slice(None)) -> list[np.ndarray]:
         return [plane_homography(K, scale * r, scale * t) for r, t in zip(rot[idx], trans[idx])]
@@ -253,20 +274,30 @@ def synthesize_blur(
     h, w = hp - 2 * margin, wp - 2 * margin
     sharp_padded = np.ascontiguousarray(sharp_padded, dtype=np.float32)
     shake = sample_shake(rng, (h, w), blur, cfg)
-    lin = srgb_to_linear(sharp_padded)
+    lin0 = srgb_to_linear(sharp_padded)
+    lin = lin0
     gain = rng.uniform(*cfg.highlight_gain)
     if gain > 1.0:
         hot = sharp_padded.max(axis=2, keepdims=True) >= cfg.highlight_threshold
         lin = np.where(hot, lin * gain, lin).astype(np.float32)
     lin_blur = np.clip(render_blur_linear(lin, shake.homographies, margin), 0.0, 1.0)
+    sharp = sharp_padded[margin : margin + h, margin : margin + w].copy()
+    if cfg.keep_low_frequencies > 0 and shake.displacement_px > 0:  # (no blur: nothing moved, nothing to match)
+        lin_sharp = lin0[margin : margin + h, margin : margin + w]
+        lin_blur = match_low_frequencies(lin_blur, lin_sharp, cfg.keep_low_frequencies)
     if noise:
         lin_blur = add_noise(rng, lin_blur, _log_uniform(rng, *cfg.shot_noise), _log_uniform(rng, *cfg.read_noise))
     blurry = linear_to_srgb(lin_blur).astype(np.float32)
     q = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
     if jpeg and q > 0:
         blurry = jpeg_roundtrip(blurry, q)
-    sharp = sharp_padded[margin : margin + h, margin : margin + w].copy()
     return blurry, sharp, shake
+
+
+def match_low_frequencies(blurry: np.ndarray, sharp: np.ndarray, sigma: float) -> np.ndarray:
+    """``blurry + G(sharp - blurry)``, clipped to [0, 1]: ``G`` a Gaussian of ``sigma`` px (reflected borders)."""
+    d = cv2.GaussianBlur(sharp - blurry, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT)
+    return np.clip(blurry + d, 0.0, 1.0).astype(np.float32)
 
 
 def margin_for(size: int, cfg: ShakeConfig | None = None) -> int:

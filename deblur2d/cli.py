@@ -32,10 +32,11 @@ class DeblurConfig:
     """Image files, folders of images (not recursive) and video files."""
     out: Path
     """Output folder; outputs keep their input's file name."""
-    model: Literal["mimo-unet", "mimo-unet-plus"] = "mimo-unet"
-    """Architecture of the weights."""
-    weights: Path | None = None
-    """Checkpoint: the official .pkl or a sharpsplat .safetensors. Default: the shipped weights."""
+    model: str = "auto"
+    """Architecture: auto (read from the weights file), mimo-unet, mimo-unet-plus, mimo-unet-compact."""
+    weights: str | None = None
+    """Checkpoint: a sharpsplat .safetensors, the official .pkl, or an official name downloaded with
+    `sharpsplat weights get`. Default: the shipped weights (mimo-unet-compact)."""
     tile: int | None = None
     """Tile size in pixels for large images; 0 never tiles; default: auto (tiles above ~1.6 MP)."""
     tile_overlap: int = 64
@@ -44,7 +45,7 @@ class DeblurConfig:
     """Average over 8 flips/transposes (the paper's "++" variant; 8x slower)."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
-    """auto: bf16/fp16 autocast on CUDA, fp32 on CPU."""
+    """auto: bf16/fp16 autocast on CUDA, bf16 on CPUs with native bf16 (AVX512-BF16/AMX), else fp32."""
     threads: int | None = None
     """CPU threads for torch (default: torch's choice)."""
     batch_size: int = 4

@@ -97,6 +97,9 @@ class SyntheticPairs(Dataset):
     ``scale_range`` (never enlarging past 1, which would soften it), takes a random window of
     ``crop + 2 * margin`` with flips and a 90-degree turn, and blurs it.
     ``blur``: level name, fraction of the frame width, or None (random in ``cfg.blur_range``).
+    ``curriculum = (start_max, steps)``: with ``blur=None``, the largest blur drawn grows log-linearly from
+    ``start_max`` (fraction of the frame width) at step 0 to ``cfg.blur_range[1]`` at ``steps``; the step of item
+    ``i`` is ``i // batch_size``, so the schedule is a function of the index and resumes exactly.
     ``length`` is only what ``len()`` reports; any index works.
     """
 
@@ -111,6 +114,8 @@ class SyntheticPairs(Dataset):
         dead_leaves_fraction: float = 0.5,
         scale_range: tuple[float, float] = (0.5, 1.0),
         length: int = 10**9,
+        curriculum: tuple[float, int] | None = None,
+        batch_size: int = 1,
     ):
         if crop % 4:
             raise UserError(f"--crop {crop}: must be a multiple of 4 (MIMO-UNet halves it twice)")
@@ -126,7 +131,24 @@ class SyntheticPairs(Dataset):
         self.dead_leaves_fraction = dead_leaves_fraction
         self.scale_range = scale_range
         self.length = length
+        self.curriculum = curriculum
+        self.batch_size = max(1, int(batch_size))
         self._leaves: list[np.ndarray] | None = None
+
+    def max_blur(self, step: int) -> float:
+        """Largest training blur (fraction of the frame width) drawn at ``step`` under the curriculum."""
+        hi = self.cfg.blur_range[1]
+        if not self.curriculum:
+            return hi
+        start, steps = self.curriculum
+        f = min(1.0, step / max(1, steps))
+        return float(np.exp(np.log(min(start, hi)) * (1 - f) + np.log(hi) * f))
+
+    def _blur_for(self, rng: np.random.Generator, index: int) -> float | str | None:
+        if self.blur is not None or not self.curriculum:
+            return self.blur
+        lo, hi = self.cfg.blur_range[0], self.max_blur(index // self.batch_size)
+        return float(np.exp(rng.uniform(np.log(lo), np.log(max(lo, hi)))))
 
     def leaves(self) -> list[np.ndarray]:
         """The dead-leaves pool (``dead_leaves_pool`` images of side ``1.5 * (crop + 2 margin)``), made once."""
@@ -139,8 +161,8 @@ class SyntheticPairs(Dataset):
     def __len__(self) -> int:
         return self.length
 
-    def sample(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Item ``index`` as float32 sRGB arrays ``(blurry, sharp)``, ``[crop, crop, 3]`` each."""
+    def window(self, index: int) -> tuple[np.random.Generator, np.ndarray]:
+        """The generator of item ``index`` and its sharp sRGB window with margin, ``[crop + 2m, crop + 2m, 3]``."""
         rng = np.random.default_rng([self.seed, int(index)])
         use_leaves = self.dead_leaves_pool > 0 and (not self.images or rng.random() < self.dead_leaves_fraction)
         pool = self.leaves() if use_leaves else self.images
@@ -154,7 +176,12 @@ class SyntheticPairs(Dataset):
                              interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
         (window,) = random_crop(rng, need, src)
         (window,) = augment(rng, window)
-        blurry, sharp, _ = synthesize_blur(rng, window, self.margin, self.blur, self.cfg)
+        return rng, window
+
+    def sample(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Item ``index`` as float32 sRGB arrays ``(blurry, sharp)``, ``[crop, crop, 3]`` each."""
+        rng, window = self.window(index)
+        blurry, sharp, _ = synthesize_blur(rng, window, self.margin, self._blur_for(rng, index), self.cfg)
         return blurry, sharp
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -241,7 +268,8 @@ class ValidationSpec:
     """Pairs per blur level: half crops of the held-out photos, half held-out dead-leaves images."""
     size: int = 256
     levels: tuple[str, ...] = tuple(BLUR_LEVELS)
-    version: int = 1
+    version: int = 2
+    """2: targets at the blur's centroid and no brightness bias (ShakeConfig defaults since 2026-12-06)."""
 
 
 def make_validation_set(root: str | os.PathLike, spec: ValidationSpec | None = None) -> Path:

@@ -35,9 +35,11 @@ class EvalConfig:
 
     pairs: Path
     """GoPro-layout folder (<seq>/blur + <seq>/sharp, or blur/ + sharp/) or a RealBlur-style list file."""
-    weights: Path | None = None
-    """Checkpoint (.pkl or .safetensors); default: the shipped weights."""
-    model: Literal["mimo-unet", "mimo-unet-plus"] = "mimo-unet"
+    weights: str | None = None
+    """Checkpoint (.safetensors or the official .pkl), or an official name after `sharpsplat weights get`;
+    default: the shipped weights."""
+    model: str = "auto"
+    """auto (the architecture the weights file holds), or a name the weights must match."""
     align: bool = False
     """RealBlur protocol: intensity matching, ECC homography alignment, masked PSNR/SSIM."""
     baseline: bool = False

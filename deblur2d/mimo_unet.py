@@ -9,9 +9,17 @@ every convolution has a bias.
 
 ``forward(x [B,3,H,W]) -> [out_1/4, out_1/2, out_1]``: each output is the network's residual plus the input
 downsampled (nearest) to that scale; nothing is clamped (clamp at inference). H and W must be multiples of 4.
+
+One definition serves the whole family: ``MIMOUNet(base_channels, num_res)`` sets the width (channels of the
+full-resolution stage; 32 officially, the other stages 2x and 4x) and the depth (residual blocks per encoder
+and decoder stage; 8 in MIMO-UNet, 20 in MIMO-UNet+). The official code itself varies only the depth; key names
+never change, so :func:`arch_from_state_dict` reads width and depth back from any checkpoint's shapes.
 """
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -95,14 +103,28 @@ class FAM(nn.Module):
 
 
 class MIMOUNet(nn.Module):
-    """MIMO-UNet: multi-input multi-output U-Net (8 residual blocks per stage, 32 base channels)."""
+    """MIMO-UNet: multi-input multi-output U-Net (8 residual blocks per stage, 32 base channels).
 
+    ``base_channels`` (multiple of 4, at least 8) and ``num_res`` override the width and depth of this class;
+    ``MIMOUNet()`` and ``MIMOUNetPlus()`` are exactly the official networks.
+    """
+
+    base_channels: int = 32
     num_res: int = 8
     dropout: float = 0.0
 
-    def __init__(self) -> None:
+    def __init__(self, base_channels: int | None = None, num_res: int | None = None,
+                 dropout: float | None = None) -> None:
         super().__init__()
-        c, n = 32, self.num_res
+        c = int(base_channels or self.base_channels)
+        n = int(num_res or self.num_res)
+        if c < 8 or c % 4:
+            raise ValueError(f"base_channels {c}: use a multiple of 4, at least 8")
+        if n < 1:
+            raise ValueError(f"num_res {n}: use at least 1 residual block per stage")
+        self.base_channels, self.num_res = c, n
+        if dropout is not None:
+            self.dropout = float(dropout)
         self.Encoder = nn.ModuleList([ResStack(c, n), ResStack(2 * c, n), ResStack(4 * c, n)])
         self.feat_extract = nn.ModuleList(
             [
@@ -160,12 +182,62 @@ class MIMOUNetPlus(MIMOUNet):
     dropout = 0.1
 
 
-MODELS: dict[str, type[MIMOUNet]] = {"mimo-unet": MIMOUNet, "mimo-unet-plus": MIMOUNetPlus}
+@dataclass(frozen=True)
+class Arch:
+    """One member of the family: width, depth and (training-only) dropout on the AFF outputs."""
+
+    base_channels: int = 32
+    num_res: int = 8
+    dropout: float = 0.0
+
+    def build(self) -> MIMOUNet:
+        return MIMOUNet(self.base_channels, self.num_res, self.dropout)
+
+    def describe(self) -> str:
+        return f"{self.base_channels} channels, {self.num_res} blocks per stage"
 
 
-def build_model(name: str) -> MIMOUNet:
-    """``"mimo-unet"`` or ``"mimo-unet-plus"`` -> a freshly initialised network."""
+#: Named members. ``mimo-unet`` and ``mimo-unet-plus`` are the paper's; ``mimo-unet-compact`` is the one
+#: sharpsplat trains and ships (chosen by the compute-matched sweep in docs/benchmarks.md).
+MODELS: dict[str, Arch] = {
+    "mimo-unet": Arch(32, 8),
+    "mimo-unet-plus": Arch(32, 20, 0.1),
+    "mimo-unet-compact": Arch(16, 8),
+}
+
+
+def model_name_of(arch: Arch) -> str:
+    """The name of ``arch`` in :data:`MODELS` (dropout ignored), or ``mimo-unet-c<C>-b<N>`` for others."""
+    for name, a in MODELS.items():
+        if (a.base_channels, a.num_res) == (arch.base_channels, arch.num_res):
+            return name
+    return f"mimo-unet-c{arch.base_channels}-b{arch.num_res}"
+
+
+def parse_arch(name: str) -> Arch:
+    """A name of :data:`MODELS` or ``mimo-unet-c<C>-b<N>`` (any width/depth) -> :class:`Arch`; ValueError else."""
+    if name in MODELS:
+        return MODELS[name]
+    m = re.fullmatch(r"mimo-unet-c(\d+)-b(\d+)", name)
+    if m:
+        return Arch(int(m.group(1)), int(m.group(2)))
+    raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)} or mimo-unet-c<C>-b<N>")
+
+
+def arch_from_state_dict(sd: dict[str, Tensor]) -> Arch:
+    """Width and depth read off a checkpoint's keys and shapes (official or ours); ValueError if not MIMO-UNet."""
     try:
-        return MODELS[name]()
+        c = int(sd["feat_extract.0.main.0.weight"].shape[0])
     except KeyError:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}") from None
+        raise ValueError("not a MIMO-UNet state dict (no feat_extract.0.main.0.weight)") from None
+    blocks = {int(k.split(".")[3]) for k in sd if k.startswith("Encoder.0.layers.")}
+    if not blocks:
+        raise ValueError("not a MIMO-UNet state dict (no Encoder.0.layers.*)")
+    n = max(blocks) + 1
+    return MODELS["mimo-unet-plus"] if (c, n) == (32, 20) else Arch(c, n)
+
+
+def build_model(name: str = "mimo-unet", base_channels: int | None = None, num_res: int | None = None) -> MIMOUNet:
+    """A freshly initialised network: a name of :data:`MODELS` (or ``mimo-unet-c<C>-b<N>``), width/depth overridable."""
+    arch = parse_arch(name)
+    return MIMOUNet(base_channels or arch.base_channels, num_res or arch.num_res, arch.dropout)

@@ -3,8 +3,11 @@
 - Any size: reflect-pad to a multiple of 4 and crop back.
 - Large images go through overlapping tiles blended with feathered (linear-ramp) weights, so memory is bounded
   by the tile size, not the image size (a 4000x3000 photo runs on a 24 GiB CPU machine).
-- Channels-last everywhere; CUDA: bf16 autocast (fp16 where bf16 is unsupported); CPU: float32 with a set
-  thread count, deterministic (same input -> same output, bit for bit).
+- Channels-last everywhere; bf16 autocast on CUDA (fp16 where bf16 is unsupported) and on CPUs that compute
+  bf16 natively (about 2x faster, at most 0.005 from fp32 in any pixel: FINDINGS.md); float32 elsewhere.
+  Deterministic on CPU (same input -> same output, bit for bit).
+- The network is built from the weights file (its metadata, or the tensor shapes of an official ``.pkl``),
+  so any member of the MIMO-UNet family loads without flags.
 - Optional geometric self-ensemble (8 flips/transposes, outputs averaged): the "++" variant of the paper
   (Cho et al. 2021, Table 1, MIMO-UNet++), following Lim et al. 2017 (EDSR+).
 """
@@ -13,16 +16,16 @@ from __future__ import annotations
 
 import logging
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .hardware import auto_precision
 from .io.errors import UserError
-from .mimo_unet import MODELS, MIMOUNet, build_model
-from .weights import default_weights_path, load_weights
+from .mimo_unet import MODELS, MIMOUNet, build_model, parse_arch
+from .weights import DEFAULT_MODEL, default_weights_path, load_network
 
 log = logging.getLogger("sharpsplat.deblur2d")
 
@@ -78,22 +81,26 @@ class Restorer:
     """MIMO-UNet single-image deblurring.
 
     Args:
-        model: ``"mimo-unet"`` or ``"mimo-unet-plus"``.
-        weights: a checkpoint path (official ``.pkl`` or ``.safetensors``); ``None`` uses the shipped weights
-            and raises :class:`UserError` when none ship. Pass ``"random"`` only for tests and benchmarks.
+        model: ``"auto"`` (the architecture the weights file describes), or a name of
+            :data:`deblur2d.mimo_unet.MODELS` / ``mimo-unet-c<C>-b<N>``, which the weights must then match.
+        weights: a checkpoint path (official ``.pkl`` or ``.safetensors``) or the name of a downloaded official
+            checkpoint (``sharpsplat weights get``); ``None`` uses the shipped weights
+            (``deblur2d/weights/mimo-unet-compact.safetensors``, or the shipped file of ``model``) and raises
+            :class:`UserError` when none ship. Pass ``"random"`` only for tests and benchmarks.
         device: ``"auto"``, ``"cpu"`` or ``"cuda[:N]"``.
         tile: tile size in pixels (multiple of 4 enforced); ``None`` = auto (tile images above ~1.6 MP with
             1024-pixel tiles); ``0`` = never tile.
         tile_overlap: overlap between tiles in pixels, blended with linear ramps.
         self_ensemble: average over the 8 flips/transposes (8x slower, usually +0.1-0.3 dB).
-        precision: ``"auto"`` (CUDA: bf16 if supported else fp16; CPU: fp32), ``"fp32"``, ``"bf16"``, ``"fp16"``.
+        precision: ``"auto"`` (CUDA: bf16 if supported else fp16; CPU: bf16 where native, else fp32), ``"fp32"``,
+            ``"bf16"``, ``"fp16"``.
         threads: CPU threads for torch (``None`` leaves torch's default).
         batch_size: frames per forward pass in :meth:`restore_many`.
     """
 
     def __init__(
         self,
-        model: str = "mimo-unet",
+        model: str = "auto",
         weights: str | os.PathLike | None = None,
         device: str = "auto",
         tile: int | None = None,
@@ -103,13 +110,16 @@ class Restorer:
         threads: int | None = None,
         batch_size: int = 1,
     ):
-        if model not in MODELS:
-            raise UserError(f"--model {model!r}: choose one of {', '.join(MODELS)}")
+        if model != "auto":
+            try:
+                parse_arch(model)
+            except ValueError:
+                raise UserError(f"--model {model!r}: choose auto, one of {', '.join(MODELS)} "
+                                "or mimo-unet-c<C>-b<N>") from None
         if tile is not None and tile != 0 and tile < 64:
             raise UserError(f"--tile {tile}: use 0 (no tiling) or a size of at least 64 pixels")
         if tile_overlap < 0 or (tile and tile_overlap >= tile // 2):
             raise UserError(f"--tile-overlap {tile_overlap}: must be >= 0 and less than half the tile size")
-        self.model_name = model
         self.device = resolve_device(device)
         if threads is not None:
             torch.set_num_threads(int(threads))
@@ -121,16 +131,26 @@ class Restorer:
         self.channels_last = True
 
         if weights is None:
-            weights = default_weights_path(model)
+            weights = default_weights_path(None if model == "auto" else model)
             if weights is None:
                 raise UserError(
-                    f"no weights for {model}: none ship with this version; pass --weights PATH "
-                    "(the official MIMO-UNet .pkl from github chosj95/MIMO-UNet or a sharpsplat .safetensors)"
+                    f"no weights for {DEFAULT_MODEL if model == 'auto' else model} ship with this install; pass "
+                    "--weights PATH (a sharpsplat .safetensors or the official MIMO-UNet .pkl) or an official "
+                    "name after `sharpsplat weights get NAME`"
                 )
-        self.weights = None if str(weights) == "random" else Path(weights)
-        net: MIMOUNet = build_model(model)
-        if self.weights is not None:
-            load_weights(net, self.weights, model_name=model)
+        if str(weights) == "random":
+            self.weights = None
+            self.model_name = DEFAULT_MODEL if model == "auto" else model
+            net: MIMOUNet = build_model(self.model_name)
+        else:
+            from .hub import resolve_weights
+
+            self.weights = resolve_weights(weights)
+            net, self.model_name = load_network(self.weights)
+            if model != "auto" and (net.base_channels, net.num_res) != (
+                    parse_arch(model).base_channels, parse_arch(model).num_res):
+                raise UserError(f"--model {model}: the weights {self.weights} hold {self.model_name} "
+                                f"({net.base_channels} channels, {net.num_res} blocks); use --model auto")
         # channels-last: tensor cores on CUDA, oneDNN's fast convolution path on CPU (about 2x measured here).
         net.eval().requires_grad_(False).to(self.device, memory_format=torch.channels_last)
         self.net = net
@@ -138,9 +158,7 @@ class Restorer:
     def _resolve_precision(self, precision: str) -> torch.dtype:
         table = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
         if precision == "auto":
-            if self.device.type != "cuda":
-                return torch.float32
-            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            return auto_precision(self.device)
         if precision not in table:
             raise UserError(f"--precision {precision!r}: use auto, fp32, bf16 or fp16")
         if self.device.type == "cpu" and precision == "fp16":

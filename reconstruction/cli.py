@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "One command from shaky video to sharp 3D: every stage, resumable.",
     ),
     "render": ("reconstruction.pipeline.render", "Render novel sharp views of a finished run along a camera path."),
+    "view": ("reconstruction.pipeline.view", "See a run in 3D in the browser: splats, cameras, each frame's shake."),
     "compare": (
         "reconstruction.evaluation.compare",
         "Compare blurry / MIMO-UNet / 3DGS / DeblurGS frames: metrics and report.",
@@ -32,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "make-scene": ("reconstruction.synthetic.cli", "Make a synthetic blurry multi-view scene with ground truth."),
     "train-deblur2d": ("deblur2d.train", "Train MIMO-UNet on synthetic phone-shake blur or paired folders."),
     "eval-deblur2d": ("deblur2d.evaluate", "Evaluate deblurring on blurry/sharp pairs: PSNR and SSIM, JSON out."),
+    "weights": ("deblur2d.hub", "List shipped and official MIMO-UNet weights; download an official one (gdown)."),
     "train-3dgs": ("reconstruction.splats.train_3dgs", "Plain 3DGS (no motion model) on a scene with known poses."),
     "train": ("reconstruction.deblurgs.cli", "Train DeblurGS: sharp 3D Gaussians + camera motion from blurry frames."),
     "demo": ("reconstruction.pipeline.demo", "Run the bundled demo on the CPU and print where the results are."),

@@ -2,7 +2,7 @@
 
 Examples::
 
-    python scripts/bench_deblur2d.py                                  # CPU: 640x480 and 1280x720, MIMO-UNet
+    python scripts/bench_deblur2d.py    # CPU: 640x480 and 1280x720, the shipped compact model beside MIMO-UNet
     python scripts/bench_deblur2d.py --device cuda --sizes 1280x720 1920x1080 \
         --models mimo-unet mimo-unet-plus --precisions fp32 bf16 fp16 --channels-last
     python scripts/bench_deblur2d.py --sizes 4000x3000 --tile 1024 --repeats 1 --warmup 0   # large photo, tiled
@@ -84,7 +84,8 @@ def bench_one(
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--models", nargs="+", default=["mimo-unet"], choices=["mimo-unet", "mimo-unet-plus"])
+    ap.add_argument("--models", nargs="+", default=["mimo-unet-compact", "mimo-unet"],
+                    help="names of deblur2d.mimo_unet.MODELS or mimo-unet-c<C>-b<N>")
     ap.add_argument("--sizes", nargs="+", default=["640x480", "1280x720"], help="WIDTHxHEIGHT")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--precisions", nargs="+", default=["auto"], choices=["auto", "fp32", "bf16", "fp16"])

@@ -26,7 +26,7 @@ Everything is cached under ``--out`` (scenes, downscaled and restored frames, on
 (level, seed, input)); a rerun resumes. Prints the JSON on stdout, writes ``--out/bench_sfm.json``, and a
 markdown table on stderr.
 
-    OMP_WAIT_POLICY=PASSIVE python scripts/bench_sfm.py --weights deblur2d/weights/mimo-unet.safetensors
+    OMP_WAIT_POLICY=PASSIVE python scripts/bench_sfm.py    # the shipped weights (mimo-unet-compact)
     python scripts/bench_sfm.py --quick      # smoke test: tiny scene, random-initialised network, about 20 s
 """
 
@@ -173,10 +173,10 @@ class Restoration:
         from deblur2d.weights import default_weights_path
 
         if weights is None:
-            weights = default_weights_path(model)
+            weights = default_weights_path(None if model == "auto" else model)
             if weights is None:
                 raise UserError(
-                    f"--weights: no {model} weights ship with this version yet; pass --weights PATH (a sharpsplat "
+                    f"--weights: no weights for {model} ship with this install; pass --weights PATH (a sharpsplat "
                     ".safetensors or the official MIMO-UNet .pkl), leave restored/restored_down2 out of --inputs, "
                     "or run --quick (random-initialised network, smoke test only)"
                 )
@@ -484,7 +484,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--inputs", nargs="+", default=list(INPUTS), choices=INPUTS, metavar="INPUT", help=", ".join(INPUTS)
     )
     ap.add_argument("--weights", type=Path, default=None, help="MIMO-UNet weights (default: the shipped ones)")
-    ap.add_argument("--model", default="mimo-unet", choices=["mimo-unet", "mimo-unet-plus"])
+    ap.add_argument("--model", default="auto",
+                    help="auto (the architecture the weights file holds), or a name of deblur2d.mimo_unet.MODELS")
     ap.add_argument("--out", type=Path, default=None, help="cache and result folder (default runs/bench_sfm)")
     ap.add_argument("--preset", default=None, help="scene preset (default sfm; tiny with --quick)")
     ap.add_argument("--frames", type=int, default=None, help="override the preset's number of frames")
@@ -572,8 +573,9 @@ def _main(a: argparse.Namespace) -> dict:
 
             tmp = tempfile.TemporaryDirectory(prefix="bench_sfm_")
             torch.manual_seed(0)
-            weights = Path(tmp.name) / f"{a.model}-random.safetensors"
-            save_weights(build_model(a.model), weights, a.model, metadata={"note": "random init, smoke test"})
+            name = "mimo-unet-compact" if a.model == "auto" else a.model
+            weights = Path(tmp.name) / f"{name}-random.safetensors"
+            save_weights(build_model(name), weights, name, metadata={"note": "random init, smoke test"})
             log(f"--quick: random-initialised {a.model} written to {weights}")
         restoration = Restoration(weights, a.model, a.restore_device, a.restore_threads)
     ctx = {

@@ -14,8 +14,8 @@ from deblur2d.blur_synthesis import (
     sample_shake,
     synthesize_blur,
 )
-from deblur2d.io.color import linear_to_srgb, srgb_to_linear
 from deblur2d.dead_leaves import dead_leaves, sample_radii
+from deblur2d.io.color import linear_to_srgb, srgb_to_linear
 from deblur2d.losses import frequency_loss, mimo_loss, multiscale_targets
 
 # -- losses ---------------------------------------------------------------------------------------------------
@@ -93,8 +93,14 @@ def test_requested_blur_level_is_honoured(level):
         assert d.mean() == pytest.approx(BLUR_LEVELS[level] * fw, rel=0.03)
         assert shake.displacement_px == pytest.approx(BLUR_LEVELS[level] * fw, rel=1e-3)
         assert d.std() > 0.01 * d.mean()  # not a global translation: blur varies across the frame
-        mid = shake.homographies[len(shake.homographies) // 2]
         assert len(shake.homographies) >= 3
+        # default target: the blur's centroid, i.e. grid points mapped by every sub-frame average to themselves
+        g = np.stack(np.meshgrid(np.linspace(0, fw, 9), np.linspace(0, fh, 7)), -1).reshape(-1, 2)
+        q = np.einsum("kij,pj->kpi", shake.homographies, np.c_[g, np.ones(len(g))])
+        assert np.linalg.norm((q[..., :2] / q[..., 2:]).mean(0) - g, axis=1).mean() < 0.05 * d.mean() + 0.5
+        # reference="mid": the mid-exposure frame is the target
+        mid_shake = sample_shake(np.random.default_rng(seed), (fh, fw), blur=level, cfg=ShakeConfig(reference="mid"))
+        mid = mid_shake.homographies[len(mid_shake.homographies) // 2]
         assert np.abs(_grid_displacement(mid, np.eye(3), fw, fh)).mean() < 0.1 * d.mean() + 0.5
 
 

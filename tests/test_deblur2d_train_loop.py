@@ -134,8 +134,9 @@ def test_train_cli_preset_and_flags():
     from deblur2d.train import parse_args
 
     cfg = parse_args(["--preset", "cpu", "--steps", "7"])
-    assert cfg.steps == 7 and cfg.crop == 128 and cfg.threads == 1 and str(cfg.out) == "runs/deblur2d-cpu"
+    assert cfg.steps == 7 and cfg.crop == 128 and cfg.model == "mimo-unet-compact" and cfg.ema == 0.995
+    assert cfg.schedule == "cosine" and str(cfg.out) == "runs/deblur2d-cpu"
     gpu = parse_args(["--preset=gpu"])
-    assert gpu.crop == 256 and gpu.lr == 1e-4 and gpu.amp == "bf16"
+    assert gpu.crop == 256 and gpu.model == "mimo-unet" and gpu.amp == "bf16" and gpu.blur_on_device == "on"
     with pytest.raises(UserError, match="available"):
         parse_args(["--preset", "nope"])

@@ -13,6 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from deblur2d.io.errors import UserError
 from deblur2d.io.video import VideoWriter
@@ -223,7 +224,10 @@ def test_restore_folder_same_names_sizes_and_resume(random_weights: Path, tmp_pa
     before = _digest(src)
     s = restore_folder(src, dst, weights=random_weights, device="cpu", progress=False, threads=1)
     assert s["n"] == 3 and s["restored"] == 3 and s["skipped"] == 0
-    assert s["weights"] == str(random_weights) and s["device"] == "cpu" and s["precision"] == "float32"
+    from deblur2d.hardware import auto_precision  # bf16 on CPUs that compute it natively, else fp32
+
+    expected = str(auto_precision(torch.device("cpu"))).removeprefix("torch.")
+    assert s["weights"] == str(random_weights) and s["device"] == "cpu" and s["precision"] == expected
     assert sorted(p.name for p in dst.iterdir() if not p.name.startswith(".")) == sorted(before)
     for name in before:
         assert cv2.imread(str(dst / name)).shape == (50, 70, 3)
@@ -244,9 +248,10 @@ def test_weights_available_and_missing_weights(tmp_path: Path) -> None:
     from reconstruction.sfm.restore import restore_folder, weights_available
 
     assert weights_available(None, "mimo-unet") == default_weights_path("mimo-unet")
+    assert weights_available(None) == default_weights_path()  # auto: the shipped compact network
     with pytest.raises(UserError, match="--weights"):
         weights_available(tmp_path / "missing.safetensors")
-    if default_weights_path("mimo-unet") is None:
+    if default_weights_path() is None:
         src = tmp_path / "images"
         src.mkdir()
         _write_png(src / "a.png", _frames()[0])

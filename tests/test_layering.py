@@ -29,6 +29,7 @@ LAYERS = [
     "reconstruction.splats",  # Gaussians, densification, render/ backends, PLY, run folders, plain 3DGS
     "reconstruction.sfm",  # frames -> restore -> colmap -> undistort -> report
     "reconstruction.deblurgs",  # exposure trajectories, trainer, its evaluation, `sharpsplat train`
+    "reconstruction.viewer",  # the 3D viewer (viser) and the report's 3D view: below evaluation, which embeds it
     "reconstruction.evaluation",  # comparison, novel views, report, plots
     "reconstruction.pipeline",  # reconstruct, render, camera paths, demo
     "reconstruction.cli",  # the `sharpsplat` command

@@ -320,7 +320,9 @@ def test_sh_colour_follows_gsplat_conventions():
 
 
 def test_backend_selection_and_input_errors():
-    assert select_backend("auto", torch.device("cpu")) == "torch"
+    from reconstruction.splats.render import native_available
+
+    assert select_backend("auto", torch.device("cpu")) == ("native" if native_available()[0] else "torch")
     with pytest.raises(RuntimeError, match="gsplat"):
         select_backend("gsplat", torch.device("cpu"))
     splats = _scene(2, seed=8)

@@ -76,9 +76,11 @@ def test_front_end_registers_every_frame(front: tuple[Path, dict, str], tiny: Pa
     assert r["num_points3D"] > 100 and 0 < r["mean_reprojection_error"] < 1.0
     assert {"frames", "restore", "sfm_extract", "sfm_match", "sfm_map", "total"} <= set(r["seconds"])
     assert r["front_end"]["frames"]["kind"] == "video" and r["downscale"] == 1
-    if default_weights_path("mimo-unet") is None:  # no weights ship: restoration skipped, and said
+    if default_weights_path() is None:  # no weights ship: restoration skipped, and said
         assert not r["restore"]["enabled"] and "skipped" in r["restore"]["note"]
-        assert "restore: skipped: no mimo-unet weights" in log
+        assert "restore: skipped: no weights for mimo-unet-compact" in log
+    else:  # the shipped weights restore the frames SfM runs on, and the log says which
+        assert r["restore"]["enabled"] and "mimo-unet-compact" in log
     for stage in ("frames: wrote 10 of 10 video frames", "sfm: 10/10 frames registered"):
         assert stage in log
     assert json.loads((scene / "sfm_report.json").read_text())["num_registered"] == 10
@@ -122,7 +124,8 @@ def test_rerun_reuses_every_stage(front: tuple[Path, dict, str], tiny: Path) -> 
     assert time.perf_counter() - t < max(2.0, 0.5 * first["_wall_s"])
     assert (scene / "sparse" / "0" / "cameras.bin").stat().st_mtime_ns == stamp
     # The pipeline's direct call with the same settings reuses it too.
-    direct, log = _run_quiet(run_scene_sfm, scene, matcher="auto", camera_model="SIMPLE_RADIAL", num_threads=2)
+    direct, log = _run_quiet(run_scene_sfm, scene, matcher="auto", camera_model="SIMPLE_RADIAL", num_threads=2,
+                             use_restored=bool(first["restore"]["enabled"]))  # restored frames when weights ship
     assert direct["reused"] and "sfm: reused" in log
 
 
@@ -253,7 +256,7 @@ def test_cli(tmp_path: Path, capsys) -> None:
     assert main(["sfm", str(tmp_path / "nope.mp4"), "--out", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err.strip()
     assert "nope.mp4" in err and "\n" not in err and "Traceback" not in err
-    if default_weights_path("mimo-unet") is None:
+    if default_weights_path() is None:
         assert main(["sfm", str(tmp_path), "--out", str(tmp_path / "s"), "--restore"]) == 2
         assert "--weights" in capsys.readouterr().err
 

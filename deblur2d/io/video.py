@@ -2,6 +2,13 @@
 
 Frames are uint8 RGB ``[H, W, 3]``. Writing goes to a temporary name that is renamed when the video is
 complete, so an interrupted run leaves no truncated video under the final name.
+
+Reading, as phones record: frames come upright (ffmpeg applies the rotation / display-matrix metadata; the size
+reported is the rotated one), only the first video stream is decoded (audio, subtitles and data are ignored),
+and frames are passed through as stored (``-fps_mode passthrough``): a variable-frame-rate video is neither
+padded with duplicates nor thinned to a constant rate; :func:`video_timestamps` gives each frame's true time.
+:func:`video_stream_info` reads the stream's pixel format and colour tags; 10-bit HDR (HLG ``arib-std-b67`` or
+PQ ``smpte2084``) can be tone-mapped to SDR BT.709 while decoding with :data:`HDR_TO_SDR_FILTER`.
 """
 
 from __future__ import annotations
@@ -18,6 +25,21 @@ from .atomic import partial_path
 from .errors import UserError
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm")
+#: Decode only the first video stream, frames as stored (no constant-rate resampling).
+_READ_PARAMS = ["-map", "0:v:0", "-an", "-sn", "-dn", "-fps_mode", "passthrough"]
+#: HDR (HLG / PQ, BT.2020) -> SDR BT.709 (linearise, Hable tone curve, re-encode): ffmpeg's zscale + tonemap.
+HDR_TO_SDR_FILTER = (
+    "zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=hable:desat=0,"
+    "zscale=t=bt709:m=bt709:r=tv,format=yuv420p"
+)
+HDR_TRANSFERS = {"arib-std-b67": "HLG", "smpte2084": "PQ"}
+
+
+def hdr_to_sdr_filter(transfer: str, primaries: str | None = "bt2020", matrix: str = "bt2020nc") -> str:
+    """:data:`HDR_TO_SDR_FILTER` with the input transfer / primaries / matrix given explicitly (zscale cannot
+    convert frames whose tags are missing)."""
+    prim = primaries if primaries and primaries != "unknown" else "bt2020"
+    return f"zscale=tin={transfer}:pin={prim}:min={matrix}:" + HDR_TO_SDR_FILTER.removeprefix("zscale=")
 
 
 def is_video_file(path: str | os.PathLike) -> bool:
@@ -32,15 +54,16 @@ class VideoInfo:
     height: int
 
 
-def _open_reader(path: Path):
+def _open_reader(path: Path, vf: str | None = None):
     import imageio.v2 as iio
 
     if not path.is_file():
         raise UserError(f"{path}: file not found")
     if path.stat().st_size == 0:
         raise UserError(f"{path}: empty file")
+    params = _READ_PARAMS + (["-vf", vf] if vf else [])
     try:
-        return iio.get_reader(str(path), format="FFMPEG")
+        return iio.get_reader(str(path), format="FFMPEG", output_params=params)
     except Exception as e:  # imageio raises OSError/RuntimeError/IndexError depending on the failure
         raise UserError(f"{path}: cannot decode video ({type(e).__name__}); is it a complete video file?") from None
 
@@ -65,10 +88,11 @@ def probe_video(path: str | os.PathLike) -> VideoInfo:
     return VideoInfo(fps=fps if fps > 0 else 30.0, n_frames=n, width=int(w), height=int(h))
 
 
-def iter_video_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
-    """Yield every frame as uint8 RGB ``[H, W, 3]``, in order."""
+def iter_video_frames(path: str | os.PathLike, vf: str | None = None) -> Iterator[np.ndarray]:
+    """Yield every frame as uint8 RGB ``[H, W, 3]``, upright, in order, as stored (no frame-rate resampling).
+    ``vf``: an ffmpeg filter chain applied while decoding (e.g. :data:`HDR_TO_SDR_FILTER`)."""
     path = Path(path)
-    reader = _open_reader(path)
+    reader = _open_reader(path, vf)
     try:
         for frame in reader:
             yield np.asarray(frame)[..., :3]
@@ -78,6 +102,97 @@ def iter_video_frames(path: str | os.PathLike) -> Iterator[np.ndarray]:
         raise UserError(f"{path}: video decoding failed mid-stream ({type(e).__name__})") from None
     finally:
         reader.close()
+
+
+@dataclass
+class StreamInfo:
+    """The first video stream as ffmpeg describes it. ``transfer``: colour transfer tag (``bt709``,
+    ``arib-std-b67`` = HLG, ``smpte2084`` = PQ, or ``None`` when untagged); ``rotation``: display-matrix degrees."""
+
+    codec: str
+    pix_fmt: str
+    bit_depth: int
+    transfer: str | None
+    primaries: str | None
+    rotation: float
+    has_audio: bool
+
+    @property
+    def hdr(self) -> str | None:
+        """``"HLG"`` or ``"PQ"`` for an HDR transfer, else None."""
+        return HDR_TRANSFERS.get(self.transfer or "")
+
+
+def _ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def video_stream_info(path: str | os.PathLike) -> StreamInfo:
+    """Codec, pixel format, bit depth, colour tags, rotation and audio presence of ``path`` (``ffmpeg -i``)."""
+    import re
+    import subprocess
+
+    path = Path(path)
+    res = subprocess.run([_ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True,
+                         errors="replace", timeout=60)  # fmt: skip
+    lines = res.stderr.splitlines()
+    vid = next((i for i, ln in enumerate(lines) if re.search(r"Stream #\S+.*: Video: ", ln)), None)
+    if vid is None:
+        raise UserError(f"{path}: no video stream found; is it a complete video file?")
+    line = lines[vid].split(": Video: ", 1)[1]
+    codec = line.split()[0].rstrip(",")
+    m = re.search(r", ((?:yuv|yuvj|gbr|rgb|bgr|gray|p0|nv|x2)[\w]*)(?:\(([^)]*)\))?", line)
+    pix_fmt = m.group(1) if m else ""
+    tags = [t.strip() for t in (m.group(2) or "").split(",")] if m else []
+    bits = re.search(r"(?:p|le|be)?(9|10|12|14|16)(?:le|be)", pix_fmt)
+    bit_depth = int(bits.group(1)) if bits else 8
+    transfer = primaries = None
+    for t in tags:
+        parts = t.split("/")
+        if len(parts) == 3:  # colorspace/primaries/transfer
+            primaries, transfer = parts[1], parts[2]
+        elif len(parts) == 1 and t in HDR_TRANSFERS | {"bt709": "", "bt2020": ""}:
+            transfer = t if t in HDR_TRANSFERS else transfer
+    rotation = 0.0
+    for ln in lines[vid + 1 : vid + 12]:
+        r = re.search(r"rotation of (-?[\d.]+) degrees", ln)
+        if r:
+            rotation = float(r.group(1))
+            break
+    has_audio = any(re.search(r"Stream #\S+.*: Audio: ", ln) for ln in lines)
+    return StreamInfo(codec, pix_fmt, bit_depth, transfer, primaries, rotation, has_audio)
+
+
+def video_timestamps(path: str | os.PathLike) -> list[float] | None:
+    """Presentation time in seconds of every frame of the first video stream, from 0, in display order (read from
+    the packets without decoding); None when the container gives none."""
+    import subprocess
+
+    cmd = [_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-i", str(path), "-map", "0:v:0", "-c", "copy",
+           "-f", "framemd5", "-"]  # fmt: skip
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, errors="replace", timeout=300)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    tb = None
+    pts: list[int] = []
+    for ln in res.stdout.splitlines():
+        if ln.startswith("#tb 0:"):
+            num, den = ln.split(":", 1)[1].strip().split("/")
+            tb = float(num) / float(den)
+        elif ln and not ln.startswith("#"):
+            cols = [c.strip() for c in ln.split(",")]
+            if len(cols) >= 3 and cols[0] == "0":
+                try:
+                    pts.append(int(cols[2]))
+                except ValueError:
+                    return None
+    if tb is None or not pts:
+        return None
+    pts.sort()
+    return [round((p - pts[0]) * tb, 6) for p in pts]
 
 
 class VideoWriter:

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -42,11 +43,23 @@ class TrainArgs:
     """Run folder."""
     preset: str = DEFAULT_PRESET
     """Preset name in configs/ (deblurgs-tiny, deblurgs-cpu-demo, deblurgs-gpu-quality) or a TOML path."""
-    poses: Literal["auto", "gt", "sparse", "llff"] = "auto"
-    """Pose source: sparse (COLMAP sparse/0 or sparse/), llff (poses_bounds.npy), gt (gt/cameras.json c2w_mid);
-    auto = the COLMAP model if present, else poses_bounds.npy, else gt."""
+    poses: Literal["auto", "gt", "sparse", "llff", "transforms"] = "auto"
+    """Pose source: sparse (COLMAP sparse/0 or sparse/), llff (poses_bounds.npy), transforms (nerfstudio
+    transforms.json), gt (gt/cameras.json c2w_mid); auto = the first of these the scene has, in that order."""
+    images: str | None = None
+    """Image folder of the scene (images, images_4, ...); default: the one the poses' file names live in."""
+    holdout: int | None = None
+    """Hold out every n-th view for evaluation (Deblur-NeRF's llffhold); default: a hold=N marker file, else none."""
     downscale: int = 1
-    """Train on frames box-downscaled by this integer factor (in linear light)."""
+    """Train on frames box-downscaled by this integer factor (in linear light); 0 = chosen by --budget-minutes."""
+    budget_minutes: float = 0.0
+    """Fit the capacity to the scene (reconstruction/deblurgs/capacity.py): training resolution (when downscale is
+    0), steps and Gaussian cap from the frame size and this training-time budget; 0 = the preset's as given."""
+    triangulate: bool = True
+    """Scenes with poses but no points (LLFF, transforms.json): triangulate start points from the given poses
+    (SIFT + pycolmap, poses fixed) instead of a random start."""
+    points_dir: Path | None = None
+    """Where triangulated points are computed and cached (default: OUT/points)."""
     perturb_rot_deg: float = 0.0
     """Robustness test: rotate every given pose by this many degrees (random axis, seeded)."""
     perturb_trans_pct: float = 0.0
@@ -76,14 +89,27 @@ def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def _backend_name(backend: str, device: str) -> str:
+    """``backend`` as resolved on ``device`` (``auto`` -> the one that runs, e.g. ``native (auto)``)."""
+    import torch
+
+    from reconstruction.splats.render import select_backend
+
+    name = select_backend(backend, torch.device(device))
+    return f"{name} (auto)" if backend == "auto" else name
+
+
 def _write_manifest(out: Path, stages: dict[str, Any]) -> None:
     from deblur2d.io.atomic import write_json_atomic
 
     write_json_atomic(out / "manifest.json", {"stages": stages})
 
 
-def run(args: TrainArgs) -> dict[str, Any]:
-    """Run every stage for ``args``; returns the metrics dict (also written to ``out/metrics.json``)."""
+def run(
+    args: TrainArgs, on_step: Callable[[Any, list[str]], None] | None = None, on_step_every: int = 100
+) -> dict[str, Any]:
+    """Run every stage for ``args``; returns the metrics dict (also written to ``out/metrics.json``).
+    ``on_step(trainer, frame_names)`` runs every ``on_step_every`` training steps and after the last."""
     import torch
 
     from deblur2d.io.atomic import write_json_atomic
@@ -104,7 +130,23 @@ def run(args: TrainArgs) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     stages: dict[str, Any] = {}
     t0 = time.perf_counter()
-    sc = load_scene(args.scene, args.poses, args.downscale, args.perturb_rot_deg, args.perturb_trans_pct, cfg.gs.seed)
+    points_dir = (args.points_dir or out / "points") if args.triangulate else None
+    if args.budget_minutes > 0:
+        cfg, downscale = _fit_budget(args, cfg)
+        args = replace(args, config=cfg, downscale=downscale)
+    elif args.downscale <= 0:  # no budget: the capacity rule's resolution (long side <= 320 px), said
+        import math
+
+        from reconstruction.io.image_folders import image_size
+        from reconstruction.io.scenes import read_scene
+
+        cams = read_scene(args.scene, args.poses, args.images, args.holdout)
+        w, h = image_size(cams.image_dir / cams.files[0])
+        d = max(1, math.ceil(max(w, h) / 320))
+        _log(f"      downscale {d} (frames {w}x{h}; long side at most 320 px without --downscale or a budget)")
+        args = replace(args, downscale=d)
+    sc = load_scene(args.scene, args.poses, args.downscale, args.perturb_rot_deg, args.perturb_trans_pct, cfg.gs.seed,
+                    images=args.images, points_dir=points_dir, holdout=args.holdout)
     npts = 0 if sc.points is None else len(sc.points)
     for note in sc.notes:
         _log(f"      note: {note}")
@@ -133,9 +175,10 @@ def run(args: TrainArgs) -> dict[str, Any]:
     )
     _log(
         f"[2/5] train: {cfg.gs.steps} steps, {mode}, annealing {'on' if cfg.anneal else 'off'}, backend "
-        f"{cfg.gs.backend}" + (f", resumed at step {resumed}" if resumed else "")
+        f"{_backend_name(cfg.gs.backend, device)}" + (f", resumed at step {resumed}" if resumed else "")
     )
-    summary = trainer.train(progress=args.progress, run_dir=out)
+    cb = None if on_step is None else (lambda tr: on_step(tr, sc.files))
+    summary = trainer.train(progress=args.progress, run_dir=out, callback=cb, callback_every=on_step_every)
     stages["train"] = {"steps": trainer.step, "seconds": summary["seconds"]}
     _write_manifest(out, stages)
 
@@ -146,6 +189,8 @@ def run(args: TrainArgs) -> dict[str, Any]:
     traj = trainer.traj.to_json()
     write_json_atomic(out / "trajectories.json", {"files": sc.files, **traj})
     write_json_atomic(out / "cameras.json", run_cameras(sc, trainer, traj))
+    write_json_atomic(out / "appearance.json", {"model": cfg.appearance, "space": "linear", "files": sc.files,
+                                                 "frames": trainer.appearance_json()})  # fmt: skip
     stages["deblurred"] = {"frames": len(sc.files)}
     _write_manifest(out, stages)
     _log(
@@ -189,6 +234,31 @@ def run(args: TrainArgs) -> dict[str, Any]:
     stages["metrics"] = {"file": "metrics.json"}
     _write_manifest(out, stages)
     return metrics
+
+
+def _fit_budget(args: TrainArgs, cfg: DeblurGSConfig) -> tuple[DeblurGSConfig, int]:
+    """``cfg`` with steps, Gaussian cap and step-dependent schedules fitted to ``args.budget_minutes``, and the
+    training downscale (``args.downscale`` unless 0)."""
+    from reconstruction.io.image_folders import image_size
+    from reconstruction.io.scenes import read_scene
+
+    from .capacity import fit_capacity
+
+    cams = read_scene(args.scene, args.poses, args.images, args.holdout)
+    w, h = image_size(cams.image_dir / cams.files[0])
+    # The baseline (motion off) gets the same steps and cap as DeblurGS would: a fair comparison, in less time.
+    s, warm = cfg.n_subframes, cfg.motion_start_step
+    cap = fit_capacity(w, h, 60.0 * args.budget_minutes, s, warm)
+    d = args.downscale if args.downscale > 0 else cap.downscale
+    if d != cap.downscale:  # a downscale given explicitly: the budget at that resolution
+        cap = fit_capacity(w // d, h // d, 60.0 * args.budget_minutes, s, warm, max_long_side=max(w // d, h // d))
+        cap = replace(cap, downscale=d)
+    k = cap.steps / max(cfg.gs.steps, 1)
+    dens = replace(cfg.gs.densify, max_gaussians=cap.max_gaussians,
+                   refine_stop_iter=max(1, round(cfg.gs.densify.refine_stop_iter * k)))  # fmt: skip
+    gs = replace(cfg.gs, steps=cap.steps, densify=dens)
+    _log(f"      {cap.line()} (budget {args.budget_minutes:g} min, frames {w}x{h})")
+    return replace(cfg, gs=gs, anneal_steps=max(1, round(cfg.anneal_steps * k))), d
 
 
 def run_cameras(sc: Any, trainer: Any, traj: dict[str, Any]) -> dict[str, Any]:

@@ -35,7 +35,7 @@ class SceneData:
     c2ws_given: np.ndarray | None = None  # before perturbation
     gt: dict | None = None  # load_gt() of a synthetic scene, when present
     downscale: int = 1
-    pose_source: str = ""  # "gt", "sparse" or "llff"
+    pose_source: str = ""  # "gt", "sparse", "llff" or "transforms"
     notes: list[str] = field(default_factory=list)  # what the reader noticed (left-out frames, scaled K, ...)
     near: float | None = None  # LLFF depth bounds (world units); None elsewhere
     far: float | None = None
@@ -90,26 +90,35 @@ def perturb_poses(c2ws: np.ndarray, rot_deg: float, trans_frac: float, scale: fl
 
 def load_scene(
     scene: str | Path,
-    poses: Literal["auto", "gt", "sparse", "llff"] = "auto",
+    poses: Literal["auto", "gt", "sparse", "llff", "transforms"] = "auto",
     downscale: int = 1,
     perturb_rot_deg: float = 0.0,
     perturb_trans_pct: float = 0.0,
     seed: int = 0,
+    images: str | None = None,
+    points_dir: str | Path | None = None,
+    holdout: int | None = None,
 ) -> SceneData:
     """Read ``scene/images`` and poses (:func:`reconstruction.io.scenes.read_scene`): ``sparse`` = the COLMAP model
     in sparse/0 or sparse/ (binary or text); ``llff`` = poses_bounds.npy (LLFF / Deblur-NeRF); ``gt`` =
-    gt/cameras.json ``c2w_mid`` (synthetic); ``auto`` = the first of these the scene has. Initial points come
+    gt/cameras.json ``c2w_mid`` (synthetic); ``transforms`` = nerfstudio transforms.json; ``auto`` = the first of
+    these the scene has; ``images``: the image folder (None: picked by the reader). Initial points come
     from the COLMAP model when it has any (LLFF: none; ``near``/``far`` bound the scene instead).
 
     Images (PNG or JPEG) are box-downscaled by ``downscale`` and ``K`` with them. Pose noise (``perturb_*``,
     degrees and percent of the camera extent) is applied after loading, seeded. ``sharp`` / ``test`` name the
     scene's sharp evaluation images at their own resolution (downscale them like the frames): gt/sharp and
-    gt/test of synthetic scenes, images_test/ and held-out views (``hold=N`` marker) of Deblur-NeRF scenes."""
+    gt/test of synthetic scenes, images_test/ and held-out views (``hold=N`` marker) of Deblur-NeRF scenes.
+
+    ``points_dir``: when the scene has poses but no points (LLFF, transforms.json), triangulate start points from
+    the training poses there (:func:`reconstruction.sfm.triangulate.triangulate_known_poses`, cached); None keeps
+    ``points`` None (a random start inside ``near``/``far`` or the camera extent). ``holdout``: every n-th view
+    is a held-out test view (None: from a ``hold=n`` marker)."""
     from reconstruction.io.scenes import read_scene
     from reconstruction.splats.train_3dgs import camera_extent
 
     scene = Path(scene)
-    cams = read_scene(scene, poses)
+    cams = read_scene(scene, poses, images, holdout)
     gt = None
     if (scene / "gt" / "cameras.json").is_file():
         from reconstruction.io.gt_cameras import load_gt
@@ -124,7 +133,10 @@ def load_scene(
     given = c2ws.copy()
     if perturb_rot_deg > 0 or perturb_trans_pct > 0:
         c2ws = perturb_poses(c2ws, perturb_rot_deg, perturb_trans_pct / 100.0, camera_extent(given), seed + 7919)
-    src = {"synthetic-gt": "gt", "llff": "llff"}.get(cams.source, "sparse")
+    src = {"synthetic-gt": "gt", "llff": "llff", "transforms": "transforms"}.get(cams.source, "sparse")
+    points, colors, notes = cams.points, cams.colors, list(cams.notes)
+    if points is None and points_dir is not None:
+        points, colors = _triangulated(cams, c2ws, Path(points_dir), seed, notes)
     return SceneData(
         images=imgs,
         c2ws=c2ws,
@@ -132,15 +144,39 @@ def load_scene(
         files=files,
         width=imgs.shape[2],
         height=imgs.shape[1],
-        points=cams.points,
-        colors=cams.colors,
+        points=points,
+        colors=colors,
         c2ws_given=given,
         gt=gt,
         downscale=max(int(downscale), 1),
         pose_source=src,
-        notes=list(cams.notes),
+        notes=notes,
         near=cams.near,
         far=cams.far,
         sharp=cams.sharp,
         test=cams.test,
     )
+
+
+#: Fewer triangulated points than this and the random start is kept (said in the notes).
+MIN_TRIANGULATED_POINTS = 50
+
+
+def _triangulated(cams, c2ws: np.ndarray, work: Path, seed: int, notes: list[str]):
+    """Points triangulated from the training poses (module :mod:`reconstruction.sfm.triangulate`), or
+    ``(None, None)`` with a note saying why the start stays random."""
+    from reconstruction.sfm.triangulate import triangulate_known_poses
+
+    try:
+        pts, cols, rep = triangulate_known_poses(cams.image_dir, list(cams.files), c2ws, cams.K, cams.width,
+                                                 cams.height, work, seed=seed)  # fmt: skip
+    except (RuntimeError, ValueError, KeyError, IndexError, UserError) as e:
+        notes.append(f"triangulating points from the poses failed ({str(e).splitlines()[0][:120]}); random start")
+        return None, None
+    if len(pts) < MIN_TRIANGULATED_POINTS:
+        notes.append(f"only {len(pts)} points triangulated from the poses (< {MIN_TRIANGULATED_POINTS}); random start")
+        return None, None
+    err = rep.get("mean_reprojection_error_px")
+    notes.append(f"no points in the scene: {len(pts)} triangulated from the given poses ({rep['matcher']} SIFT "
+                 f"matching, reprojection {err:.2f} px, {rep['seconds']:.1f} s; cached in {work})")  # fmt: skip
+    return pts, cols

@@ -22,6 +22,14 @@ authors' code taekkii/deblurgs ``arguments/__init__.py`` and ``train.py``, 150k 
   gradient scaled by the number of renders the loss averages, :meth:`DensifyStrategy.accumulate`).
   ``anneal=False`` keeps the threshold constant (plain densification).
 
+Per-frame appearance (``appearance``; not in the paper): phones re-expose and re-balance white between frames,
+and without a model the colour differences become floaters or blur. Frame ``i``'s predicted blurry frame, in
+linear light, goes through an affine colour transform ``A_i x + b_i`` (``"affine"``: ``A_i`` a full 3x3;
+``"gain"``: diagonal, per-channel gain + bias) before the loss; ``A_i = I + D_i``, ``b_i`` start at the identity and
+``lambda_appearance * (|D_i|^2 + |b_i|^2)`` pulls them back to it (the reference appearance is the one the
+frames share on average). Learned with the splats from ``appearance_start_step`` (row-wise Adam, like the
+motion). Sharp frames, novel views, the PLY and the report render the reference (identity) appearance.
+
 The baseline "3DGS on blurry frames" is this trainer with ``motion=False`` (S = 1, motion frozen, the same
 linear-light loss and schedule). Everything else (model, Gaussian optimisers and learning rates, densification,
 checkpoints) is reused from :mod:`reconstruction.splats.train_3dgs`.
@@ -33,7 +41,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +110,19 @@ class DeblurGSConfig:
     """Steps over which the threshold decays."""
     frames_per_step: int = 1
     """Blurry frames per step (their sub-frames share one render call)."""
+    appearance: str = "none"
+    """Per-frame colour model in linear light: none, gain (per-channel gain + bias) or affine (3x3 + bias)."""
+    appearance_start_step: int = 100
+    """Steps before the appearance model is learned (the splats find the colours first)."""
+    lr_appearance: float = 3e-2
+    """Adam LR of the appearance parameters (row-wise: a frame's only move when it is rendered; each frame gets
+    only ``steps / frames`` updates), decaying log-linearly to a tenth at the last step."""
+    lambda_appearance: float = 1e-3
+    """Weight of the pull towards identity, ``mean_frames(|A - I|^2 + |b|^2)``."""
+    appearance_refit_every: int = 100
+    """Every this many steps from ``appearance_start_step`` (0: never), each frame's transform is re-solved in
+    closed form (ridge least squares from its mid-exposure render to the frame, towards identity): the splats
+    otherwise soak up a frame's colour faster than its few row-wise Adam updates can take it."""
 
 
 class TrainLog:
@@ -265,6 +286,11 @@ class DeblurGSTrainer:
             anchor_mid=cfg.anchor_mid,
         ).to(self.device)
         self.traj.set_trainable(False, False)
+        if cfg.appearance not in ("none", "gain", "affine"):
+            raise ValueError(f"appearance must be none, gain or affine, got {cfg.appearance!r}")
+        # [V, 12]: A - I (row-major 3x3) and b, per frame; zeros = the reference appearance
+        self.app = torch.nn.Parameter(torch.zeros(len(imgs), 12, device=self.device))
+        self.app_opt = RowAdam({"appearance": self.app}, {"appearance": cfg.lr_appearance})
         self.step = 0
         self.motion_opt = self._make_motion_opt()
         self.strategy = DensifyStrategy(
@@ -300,6 +326,53 @@ class DeblurGSTrainer:
             "rot": c.lr_rot * decay,
             "alignment": log_linear(step, c.lr_alignment, c.lr_alignment * 0.01, c.gs.steps),
         }
+
+    def appearance_active(self, step: int | None = None) -> bool:
+        """Whether the per-frame appearance model is applied and learned at ``step``."""
+        st = self.step if step is None else step
+        return self.cfg.appearance != "none" and st >= self.cfg.appearance_start_step
+
+    def appearance_params(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(A [B, 3, 3], b [B, 3])`` of frames ``idx`` (identity + learned deltas; diagonal for ``gain``)."""
+        d = self.app[idx]
+        delta = d[:, :9].reshape(-1, 3, 3)
+        if self.cfg.appearance == "gain":
+            delta = delta * torch.eye(3, device=delta.device)
+        return torch.eye(3, device=delta.device) + delta, d[:, 9:]
+
+    def apply_appearance(self, linear: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        """Frames ``idx``' colour transforms on linear images ``[B, H, W, 3]``."""
+        A, b = self.appearance_params(idx)
+        return torch.einsum("bij,bhwj->bhwi", A, linear) + b[:, None, None, :]
+
+    @torch.no_grad()
+    def refit_appearance(self, ridge: float = 1e-3) -> None:
+        """Solve every frame's ``A, b`` (module docstring) by least squares from its mid-exposure render to the
+        observed frame in linear light, pulled towards identity by ``ridge`` (per pixel); diagonal for ``gain``."""
+        eye = torch.eye(3, device=self.device)
+        for i in range(self.n_views):
+            x = self.predict_blurry([i], 1)[0][0].reshape(-1, 3).clamp(0, 1)
+            y = self.targets_linear[i].reshape(-1, 3)
+            n = float(x.shape[0])
+            if self.cfg.appearance == "gain":
+                xm, ym = x.mean(0), y.mean(0)
+                cov = ((x - xm) * (y - ym)).mean(0)
+                var = ((x - xm) ** 2).mean(0)
+                gain = (cov + ridge) / (var + ridge)
+                A, b = torch.diag(gain), (ym - gain * xm) / (1.0 + ridge)
+            else:
+                X = torch.cat([x, torch.ones_like(x[:, :1])], 1)  # [N, 4]
+                W0 = torch.cat([eye, torch.zeros(1, 3, device=self.device)], 0)  # [4, 3]
+                W = torch.linalg.solve(X.T @ X / n + ridge * torch.eye(4, device=self.device), X.T @ y / n + ridge * W0)
+                A, b = W[:3].T, W[3]
+            self.app.data[i, :9] = (A - eye).reshape(-1)
+            self.app.data[i, 9:] = b
+
+    def appearance_json(self) -> list[dict[str, Any]]:
+        """Per frame ``{"A": 3x3, "b": [3]}`` (linear light; identity when the model is off)."""
+        with torch.no_grad():
+            A, b = self.appearance_params(torch.arange(self.n_views, device=self.device))
+        return [{"A": a.cpu().double().tolist(), "b": v.cpu().double().tolist()} for a, v in zip(A, b, strict=True)]
 
     def lambda_t(self, step: int) -> float:
         """Temporal smoothness weight at ``step``."""
@@ -357,13 +430,22 @@ class DeblurGSTrainer:
             group["lr"] = lr
         self.motion_opt.lrs = self.motion_lrs(step)
         pred, subs, info = self.predict_blurry(idx, None if active else 1)
-        target = self.targets_linear[torch.as_tensor(idx, device=self.device)]
+        idx_t = torch.as_tensor(idx, device=self.device)
+        target = self.targets_linear[idx_t]
         self.strategy.retain(info)
+        app_on = self.appearance_active(step)
+        every = c.appearance_refit_every
+        if app_on and every > 0 and (step - c.appearance_start_step) % every == 0:
+            self.refit_appearance()
+        if app_on:
+            pred = self.apply_appearance(pred, idx_t)
         l1 = (pred - target).abs().mean()
         loss = l1
         if c.gs.ssim_lambda > 0:
             s = ssim(pred.permute(0, 3, 1, 2), target.permute(0, 3, 1, 2))
             loss = (1.0 - c.gs.ssim_lambda) * l1 + c.gs.ssim_lambda * (1.0 - s)
+        if app_on and c.lambda_appearance > 0:
+            loss = loss + c.lambda_appearance * self.app[idx_t].pow(2).sum(-1).mean()
         if subs.shape[1] > 1 and c.lambda_t_init > 0:
             smooth = (subs[:, 1:] - subs[:, :-1]).pow(2).mean()
             loss = loss + self.lambda_t(step) * smooth
@@ -374,6 +456,10 @@ class DeblurGSTrainer:
         if active:
             self.motion_opt.step(torch.as_tensor(sorted(set(idx)), dtype=torch.long, device=self.device))
         self.motion_opt.zero_grad()
+        if app_on:
+            self.app_opt.lrs["appearance"] = log_linear(step, c.lr_appearance, c.lr_appearance * 0.1, c.gs.steps)
+            self.app_opt.step(torch.as_tensor(sorted(set(idx)), dtype=torch.long, device=self.device))
+        self.app_opt.zero_grad()
         dens = self.strategy.step_post_backward(
             self.model.params, self.optimizers, step, info, n_views=float(subs.shape[0] * subs.shape[1])
         )
@@ -397,10 +483,13 @@ class DeblurGSTrainer:
         run_dir: str | os.PathLike | None = None,
         checkpoint_every: int | None = None,
         log_every: int = 10,
+        callback: Callable[[DeblurGSTrainer], None] | None = None,
+        callback_every: int = 100,
     ) -> dict[str, Any]:
         """Train until ``steps`` (default ``gs.steps``), resuming from ``self.step``; checkpoints to
         ``run_dir/checkpoint.pt`` every ``checkpoint_every`` (default ``gs.checkpoint_every``) steps and at the
         end, and appends a line to ``run_dir/train_log.jsonl`` every ``log_every`` steps (:class:`TrainLog`).
+        ``callback(self)`` runs every ``callback_every`` steps and after the last (e.g. a live viewer).
         Returns ``{"steps", "seconds", "loss", "psnr", "n_gaussians"}``."""
         from tqdm import tqdm
 
@@ -431,6 +520,8 @@ class DeblurGSTrainer:
                     )
                 if run_dir is not None and every > 0 and self.step % every == 0 and self.step < total:
                     self.save_checkpoint(Path(run_dir) / "checkpoint.pt")
+                if callback is not None and (self.step % max(1, callback_every) == 0 or self.step == total):
+                    callback(self)
         finally:
             bar.close()
         if run_dir is not None and self.step > start:
@@ -476,6 +567,8 @@ class DeblurGSTrainer:
         extra = {
             "traj": {k: v.detach().cpu() for k, v in self.traj.state_dict().items()},
             "motion_opt": self.motion_opt.state_dict(),
+            "appearance": self.app.detach().cpu(),
+            "appearance_opt": self.app_opt.state_dict(),
         }
         return save_trainer_checkpoint(self, path, extra)
 
@@ -486,6 +579,10 @@ class DeblurGSTrainer:
         self.traj.load_state_dict(ckpt["extra"]["traj"])
         self.motion_opt = self._make_motion_opt()
         self.motion_opt.load_state_dict(ckpt["extra"]["motion_opt"])
+        if "appearance" in ckpt["extra"]:  # checkpoints from before the appearance model: identity
+            with torch.no_grad():
+                self.app.copy_(ckpt["extra"]["appearance"].to(self.device))
+            self.app_opt.load_state_dict(ckpt["extra"]["appearance_opt"])
 
     def export_ply(self, path: str | os.PathLike) -> Path:
         """Write the scene as a 3DGS PLY with sRGB-encoded colours (the model holds linear light; viewers

@@ -22,6 +22,8 @@ Output, every file written atomically; the folder ``OUT/report/`` is replaced wh
 - ``OUT/report/trajectories.svg``: per frame, the recovered in-exposure rotation as the path of the image centre
   (degrees of view angle, x right, y down, relative to the mid-exposure pose), the true one dashed;
 - ``OUT/report/training.svg``: PSNR and loss vs step per method;
+- ``OUT/report/scene3d.html``: when the run has ``splats.ply``, its interactive 3D view (splats, cameras,
+  exposure trajectories), one self-contained file that plays offline (:mod:`reconstruction.viewer.embed`);
 - ``OUT/report.html``: the page; images are linked beside it (``report/...``, relative) unless ``embed``.
 
 This module is the driver and the CLI; the spec is read by :mod:`.compare_spec`, frames are measured by
@@ -88,10 +90,12 @@ def compare_run(
     *,
     max_grid_frames: int = 6,
     embed: bool = False,
+    scene3d: bool = True,
 ) -> dict[str, Any]:
     """Compare the methods of ``spec`` (default ``RUN/compare.json``; its relative paths are relative to ``run``)
     and write ``OUT/report/`` and ``OUT/report.html`` (``out`` default ``run``). Returns the metrics dict (as
-    written to ``OUT/report/metrics.json``, plus ``"report"``: the path of report.html)."""
+    written to ``OUT/report/metrics.json``, plus ``"report"``: the path of report.html). ``scene3d``: when ``run``
+    has ``splats.ply``, add its interactive 3D view (``report/scene3d.html``, :mod:`reconstruction.viewer.embed`)."""
     from deblur2d.io.atomic import atomic_dir, write_bytes_atomic
     from deblur2d.io.images import read_image
     from deblur2d.metrics import psnr
@@ -183,6 +187,7 @@ def compare_run(
         }
     traj_svg, traj_summary = trajectory_section(run, spec, files, notes)
     train_svg = training_svg(run, spec, colors, notes)
+    scene3d_html = _scene3d(run, notes) if scene3d else None
     metrics: dict[str, Any] = {
         "title": spec.get("title") or "sharpsplat comparison",
         "files": files,
@@ -216,7 +221,10 @@ def compare_run(
         assets["trajectories.svg"] = traj_svg.encode()
     if train_svg:
         assets["training.svg"] = train_svg.encode()
-    html = render_report(metrics, assets, traj_svg=traj_svg, train_svg=train_svg, embed=embed, colors=colors)
+    if scene3d_html:
+        assets["scene3d.html"] = scene3d_html.encode()
+    html = render_report(metrics, assets, traj_svg=traj_svg, train_svg=train_svg, embed=embed, colors=colors,
+                         scene3d=scene3d_html)  # fmt: skip
     with atomic_dir(report_dir) as tmp:
         for name, data in assets.items():
             write_bytes_atomic(tmp / name, data)
@@ -225,6 +233,26 @@ def compare_run(
     metrics["report"] = str(out / "report.html")
     _log(f"report {out / 'report.html'} ({time.perf_counter() - t0:.1f} s)")
     return metrics
+
+
+def _scene3d(run: Path, notes: list[str]) -> str | None:
+    """The self-contained 3D view of ``run`` (None without ``splats.ply``, or with a note when it fails)."""
+    if not (run / "splats.ply").is_file():
+        return None
+    from reconstruction.viewer.content import read_run
+    from reconstruction.viewer.embed import EMBED_MAX_SPLATS, scene_html
+
+    t = time.perf_counter()
+    try:
+        content = read_run(run, max_splats=EMBED_MAX_SPLATS)
+        html = scene_html(content)
+    except Exception as e:  # noqa: BLE001 - an optional view never costs the report
+        notes.append(f"3D view left out ({type(e).__name__}: {str(e)[:160]})")
+        return None
+    n = 0 if content.splats is None else len(content.splats)
+    _log(f"3D view: {n} Gaussians, {len(content.frames)} cameras -> report/scene3d.html ({len(html) / 1e6:.1f} MB, "
+         f"{time.perf_counter() - t:.1f} s)")  # fmt: skip
+    return html
 
 
 def markdown_table(metrics: dict[str, Any]) -> str:
@@ -276,6 +304,8 @@ class CompareArgs:
     """Zoomed crop windows per grid frame."""
     embed: bool = False
     """Embed the PNGs in report.html as data URIs (one file to send) instead of linking report/*.png."""
+    scene3d: bool = True
+    """Add the run's interactive 3D view (report/scene3d.html, plays offline) when RUN has splats.ply."""
     title: str = ""
     """Report title (default: the spec's, else "sharpsplat comparison")."""
 
@@ -302,7 +332,8 @@ def run(args: CompareArgs) -> dict[str, Any]:
     out = args.out or args.run
     if out is None:
         raise UserError("--out DIR is required without a RUN folder")
-    return compare_run(base, spec, out, args.crops, max_grid_frames=args.max_grid_frames, embed=args.embed)
+    return compare_run(base, spec, out, args.crops, max_grid_frames=args.max_grid_frames, embed=args.embed,
+                       scene3d=args.scene3d)  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:

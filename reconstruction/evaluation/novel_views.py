@@ -58,11 +58,13 @@ def evaluate_novel_views(
     pose_steps: int = 30,
     out_dir: str | Path | None = None,
     device: str = "auto",
+    width: int | None = None,
 ) -> dict[str, Any]:
     """Metrics of the held-out views ``gt_cameras["test"]`` (DESIGN.md ``gt/cameras.json``; ``frames[*].file``
     must name the run's training frames) for the run ``run`` (``sharpsplat train`` or ``reconstruct``).
     Writes the pose-optimised renders to ``out_dir`` when given. Returns PSNR (dB) / SSIM per protocol, the
-    alignment's residual errors and the view names."""
+    alignment's residual errors and the view names. ``width``: render and compare at this width (K scaled, e.g.
+    a benchmark's resolution above the training one); default: the training width."""
     from deblur2d.io.color import linear_to_srgb
     from deblur2d.io.images import write_image
     from reconstruction.deblurgs.data import downscale_image, read_image
@@ -72,6 +74,13 @@ def evaluate_novel_views(
     from reconstruction.splats.train_3dgs import c2w_to_viewmat
 
     rs = load_run(run, device)
+    if width is not None and width != rs.width:
+        from dataclasses import replace
+
+        from reconstruction.splats.run_io import scale_K
+
+        h = round(rs.height * width / rs.width)
+        rs = replace(rs, K=scale_K(rs.K, rs.width, rs.height, width, h), width=int(width), height=int(h))
     tests = gt_cameras.get("test") or []
     if not tests:
         raise UserError("ground truth has no held-out test views")

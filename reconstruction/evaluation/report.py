@@ -34,6 +34,7 @@ img.crops { image-rendering: pixelated; }
 .muted { color: #666; font-size: 0.9em; }
 figure { margin: 0 0 1.2em 0; }
 svg { max-width: 100%; height: auto; }
+iframe.scene3d { width: 100%; height: 560px; border: 1px solid #ddd; }
 """
 
 
@@ -122,9 +123,11 @@ def render_report(
     train_svg: str | None = None,
     embed: bool = False,
     colors: Mapping[str, str] | None = None,
+    scene3d: str | None = None,
 ) -> str:
     """The HTML page for ``metrics`` (the dict of :func:`reconstruction.evaluation.compare.compare_run`).
-    ``assets``: file name in ``report/`` -> bytes (PNG); used for data URIs when ``embed``."""
+    ``assets``: file name in ``report/`` -> bytes (PNG); used for data URIs when ``embed``. ``scene3d``: the
+    run's 3D view page, shown in a frame (``report/scene3d.html``; inline when ``embed``)."""
     m = metrics
     colors = colors or {}
     w, h = m["resolution"]
@@ -163,6 +166,21 @@ def render_report(
     many = len(m["files"]) > 20
     parts.append(f"<details{'' if many else ' open'}><summary>Per frame</summary>{_per_frame_table(m)}</details>")
 
+    if scene3d:
+        parts.append("<h2>3D view</h2>")
+        parts.append(
+            '<p class="muted">The DeblurGS splats with the training cameras (blue, the blurry frame on each) and '
+            "each frame's camera motion during the exposure (orange: recovered; grey: true, on synthetic scenes), "
+            "magnified 10&times;. Drag to orbit, scroll to zoom, click a camera to look through it; the scene tree "
+            "(top right of the view) switches layers: the 3DGS-on-blurry baseline, SfM points, the novel path. It "
+            "plays offline (viser's client is inside the page); <code>sharpsplat view RUN</code> has more.</p>"
+        )
+        frame = 'class="scene3d" title="3D view of the run" loading="lazy"'
+        if embed:
+            parts.append(f'<iframe {frame} srcdoc="{escape(scene3d, quote=True)}"></iframe>')
+        else:
+            parts.append(f'<iframe {frame} src="report/scene3d.html"></iframe>')
+            parts.append('<p class="muted"><a href="report/scene3d.html">Open the 3D view on its own</a>.</p>')
     if m.get("grids"):
         parts.append("<h2>Frames</h2>")
         parts.append(

@@ -41,6 +41,22 @@ limacv/Deblur-NeRF ``load_llff.py``, ``configs/*/*.txt``; WU-CVGL/BAD-NeRF ``loa
 The same ``hold=n`` / ``images_test/`` rules apply to COLMAP scenes (BAD-Gaussians' Deblur-NeRF data ships
 COLMAP models). Synthetic scenes (``gt/cameras.json``, ``sharpsplat make-scene``) map ``gt/sharp/`` to ``sharp``
 and ``gt/test/`` to ``test``.
+
+Image folders. Downloads carry several copies of the frames: ``images/`` (full size, often JPEG) and
+``images_N/`` (downscaled by N; Deblur-NeRF's ``images_4/`` holds the 600x400 PNGs its benchmark uses and its
+``sparse/0`` names). ``images=None`` (the default, ``--images`` unset) picks the folder by
+:func:`pick_image_dir`: for a COLMAP model, the folder that holds every registered name (several: the one at
+the model camera's size, else ``images/``); for ``poses_bounds.npy``, ``images/`` when it holds one image per
+pose, else the first ``images_N/`` that does. The choice is in :attr:`SceneCameras.notes`.
+
+nerfstudio / instant-ngp (``transforms.json``, :func:`read_transforms`): ``transform_matrix`` is camera-to-world
+in OpenGL axes (x right, y up, z backward) and becomes OpenCV with ``c2w @ diag(1, -1, -1, 1)``; intrinsics
+``fl_x``, ``fl_y``, ``cx``, ``cy``, ``w``, ``h`` (instant-ngp: ``camera_angle_x`` / ``camera_angle_y`` in
+radians instead of focals; a missing ``cx``/``cy`` is the image centre), distortion ``k1, k2, k3, k4, p1,
+p2`` (same rule as COLMAP: negligible = pinhole, else undistort first); any key may also sit in a frame
+(per-frame intrinsics: they must agree). ``file_path`` is relative to the scene folder, an extension may be
+missing (NeRF-synthetic style: ``.png`` is tried). ``--images images_2`` reads the same names from
+``images_2/`` (nerfstudio's downscaled copies) and scales ``K``.
 """
 
 from __future__ import annotations
@@ -69,6 +85,9 @@ __all__ = [
     "find_colmap_model",
     "input_image_dir",
     "list_scene_images",
+    "pick_image_dir",
+    "read_transforms",
+    "scene_image_dirs",
     "read_colmap",
     "read_llff",
     "read_synthetic",
@@ -76,11 +95,13 @@ __all__ = [
     "write_colmap_model",
 ]
 
-INPUT_KINDS = ("video", "images", "colmap", "llff", "synthetic")
+INPUT_KINDS = ("video", "images", "colmap", "llff", "nerfstudio", "synthetic")
 _ACCEPTED = (
     "a video file (.mp4, .mov, ...), a folder of images, a COLMAP scene (images/ + sparse/0 or sparse/), "
-    "an LLFF / Deblur-NeRF scene (images/ + poses_bounds.npy) or a synthetic scene (images/ + gt/cameras.json)"
+    "an LLFF / Deblur-NeRF scene (images/ or images_N/ + poses_bounds.npy), a nerfstudio / instant-ngp scene "
+    "(transforms.json) or a synthetic scene (images/ + gt/cameras.json)"
 )
+_IMAGE_DIR_RE = re.compile(r"images(?:_(\d+))?")
 _MODEL_FILES = ("cameras", "images", "points3D")
 _PINHOLE_MODELS = ("SIMPLE_PINHOLE", "PINHOLE")
 
@@ -106,7 +127,7 @@ class SceneCameras:
     K: np.ndarray  # [3, 3] pixels
     width: int
     height: int
-    source: str  # "colmap-binary", "colmap-text", "llff", "synthetic-gt"
+    source: str  # "colmap-binary", "colmap-text", "llff", "transforms", "synthetic-gt"
     points: np.ndarray | None = None  # [P, 3] world units
     colors: np.ndarray | None = None  # [P, 3] uint8 sRGB
     near: float | None = None  # LLFF depth bounds (world units), min over views
@@ -146,11 +167,64 @@ def find_colmap_model(scene: Path) -> Path | None:
     return None
 
 
+def scene_image_dirs(scene: str | Path) -> list[str]:
+    """Names of the image folders of ``scene`` that hold images: ``images`` first, then ``images_N`` by N."""
+    scene = Path(scene)
+    if not scene.is_dir():
+        return []
+    found = []
+    for d in scene.iterdir():
+        m = _IMAGE_DIR_RE.fullmatch(d.name)
+        if m and d.is_dir() and list_scene_images(d):
+            found.append((int(m.group(1) or 0), d.name))
+    return [name for _, name in sorted(found)]
+
+
+def pick_image_dir(scene: str | Path, images: str | None, *, names: list[str] | None = None,
+                   count: int | None = None, size: tuple[int, int] | None = None,
+                   notes: list[str] | None = None) -> str:  # fmt: skip
+    """The image folder (name under ``scene``) a reader uses: ``images`` when given (``--images``; must exist),
+    else among :func:`scene_image_dirs` the one that holds all ``names`` (several: the one whose first image is
+    ``size`` = (w, h), else ``images``) or, with ``count``, ``images`` if it holds ``count`` images, else the
+    first ``images_N`` that does. Falls back to ``images`` (the reader then says what is missing)."""
+    scene = Path(scene)
+    if images:
+        if not list_scene_images(scene / images):
+            have = ", ".join(d + "/" for d in scene_image_dirs(scene)) or "none"
+            raise UserError(f"--images {images}: {scene / images} holds no images (image folders here: {have})")
+        return images
+    dirs = scene_image_dirs(scene)
+    chosen, why = None, ""
+    if names is not None:
+        hits = [d for d in dirs if all((scene / d / n).is_file() for n in names)]
+        if size is not None and len(hits) > 1:
+            same = [d for d in hits if image_size(scene / d / names[0]) == tuple(size)]
+            hits = same or hits
+        if hits:
+            chosen = "images" if "images" in hits else hits[0]
+            why = "holds the model's image names"
+    elif count is not None:
+        hits = [d for d in dirs if len(list_scene_images(scene / d)) == count]
+        if hits:
+            chosen = "images" if "images" in hits else hits[0]
+            why = f"holds {count} images, one per pose"
+    if chosen is None:
+        return "images"
+    if notes is not None and (chosen != "images" or len(dirs) > 1):
+        others = [d + "/" for d in dirs if d != chosen]
+        notes.append(
+            f"images from {chosen}/ ({why})"
+            + (f"; also here: {', '.join(others)} (choose with --images)" if others else "")
+        )
+    return chosen
+
+
 def detect_input(path: str | Path) -> str:
     """Kind of input ``path`` is: ``video`` (a video file), ``synthetic`` (images/ + gt/cameras.json, with or
-    without sparse/0), ``colmap`` (images/ + a model in sparse/0 or sparse/), ``llff`` (images/ +
-    poses_bounds.npy), ``images`` (a folder of images, or a folder whose images/ has no poses yet; see
-    :func:`input_image_dir`). UserError for anything else, naming the path and the accepted inputs."""
+    without sparse/0), ``nerfstudio`` (transforms.json), ``colmap`` (images/ or images_N/ + a model in sparse/0 or
+    sparse/), ``llff`` (images/ or images_N/ + poses_bounds.npy), ``images`` (a folder of images, or a folder whose
+    images/ has no poses yet; see :func:`input_image_dir`). UserError for anything else, naming the path and the
+    accepted inputs."""
     from deblur2d.io.video import is_video_file
 
     path = Path(path)
@@ -163,15 +237,17 @@ def detect_input(path: str | Path) -> str:
     if not path.is_dir():
         raise UserError(f"{path}: not a file or folder; give {_ACCEPTED}")
     img_dir = path / "images"
-    if img_dir.is_dir():
-        if not list_scene_images(img_dir):
-            raise UserError(f"{img_dir}: no images (.png, .jpg, ...); give {_ACCEPTED}")
+    if (path / "transforms.json").is_file():
+        return "nerfstudio"
+    if img_dir.is_dir() or scene_image_dirs(path):
         if (path / "gt" / "cameras.json").is_file():
             return "synthetic"
-        if find_colmap_model(path) is not None:
+        if find_colmap_model(path) is not None and scene_image_dirs(path):
             return "colmap"
-        if (path / "poses_bounds.npy").is_file():
+        if (path / "poses_bounds.npy").is_file() and scene_image_dirs(path):
             return "llff"
+        if not list_scene_images(img_dir):
+            raise UserError(f"{img_dir}: no images (.png, .jpg, ...); give {_ACCEPTED}")
         return "images"
     if list_scene_images(path):
         return "images"
@@ -283,20 +359,18 @@ def _intrinsics(cameras: dict, model: Path, notes: list[str]) -> tuple[np.ndarra
 
 
 def read_colmap(
-    scene: str | Path, images: str = "images", model: str | Path | None = None, holdout: int | None = None
+    scene: str | Path, images: str | None = None, model: str | Path | None = None, holdout: int | None = None
 ) -> SceneCameras:
     """Cameras of a COLMAP scene: ``scene/<images>/`` and the model in ``model`` (default: sparse/0 or sparse/).
 
+    ``images``: the image folder; None picks the one holding the model's names (:func:`pick_image_dir`).
     ``holdout``: hold out every n-th registered view as a novel view (None: from a ``hold=n`` file; 0: none)."""
     import pycolmap
 
     scene = Path(scene)
-    image_dir = scene / images
     model_dir = Path(model) if model is not None else find_colmap_model(scene)
     if model_dir is None:
         raise UserError(f"{scene}: no COLMAP model in sparse/0 or sparse/; run `sharpsplat sfm` first")
-    if not image_dir.is_dir():
-        raise UserError(f"{image_dir}: not found; a COLMAP scene needs its frames in {images}/")
     source = "colmap-binary" if (model_dir / "images.bin").is_file() else "colmap-text"
     try:
         rec = pycolmap.Reconstruction(str(model_dir))
@@ -306,11 +380,18 @@ def read_colmap(
     posed = {img.name: img for img in rec.images.values() if img.has_pose}
     if not posed:
         raise UserError(f"{model_dir}: no registered images; rerun SfM")
+    cam0 = rec.cameras[next(iter(posed.values())).camera_id]
+    images = pick_image_dir(scene, images, names=sorted(posed), size=(cam0.width, cam0.height), notes=notes)
+    image_dir = scene / images
+    if not image_dir.is_dir():
+        raise UserError(f"{image_dir}: not found; a COLMAP scene needs its frames in {images}/")
     missing = sorted(n for n in posed if not (image_dir / n).is_file())
     if missing:
+        have = [d + "/" for d in scene_image_dirs(scene)]
         raise UserError(
             f"{image_dir / missing[0]}: in the COLMAP model but not on disk ({len(missing)} of {len(posed)} "
-            f"missing); put the model's images in {image_dir}"
+            f"missing; no image folder here holds them all: {', '.join(have) or 'none'}); put the model's images in "
+            f"{image_dir} or pass --images FOLDER"
         )
     on_disk = list_scene_images(image_dir)
     unposed = [f for f in on_disk if f not in posed]
@@ -343,17 +424,27 @@ def _count_hint(scene: Path, n: int) -> str:
     return f" ({', '.join(a + '/' for a in alt)} holds {n}: pass images={alt[0]!r})" if alt else ""
 
 
-def read_llff(scene: str | Path, images: str = "images", holdout: int | None = None) -> SceneCameras:
-    """Cameras of an LLFF / Deblur-NeRF scene: ``poses_bounds.npy`` for the images of ``scene/<images>/``.
+def read_llff(scene: str | Path, images: str | None = None, holdout: int | None = None) -> SceneCameras:
+    """Cameras of an LLFF / Deblur-NeRF scene: ``poses_bounds.npy`` for the images of ``scene/<images>/``
+    (None: ``images/`` when it holds one image per pose, else the first ``images_N/`` that does).
 
     ``holdout``: every n-th image is a sharp novel view (Deblur-NeRF's ``llffhold``); None reads it from a
     ``hold=n`` file in ``scene`` (none: 0). Sharp ``images_test/`` pairs with the training views. See the module
     docstring for the axis convention."""
     scene = Path(scene)
     pb_path = scene / "poses_bounds.npy"
-    image_dir = scene / images
     if not pb_path.is_file():
         raise UserError(f"{pb_path}: not found; an LLFF scene needs poses_bounds.npy")
+    pick_notes: list[str] = []
+    if images is None:
+        try:
+            n_poses = len(np.load(pb_path, mmap_mode="r", allow_pickle=False))
+        except (OSError, ValueError):
+            n_poses = None
+        images = pick_image_dir(scene, None, count=n_poses, notes=pick_notes)
+    else:
+        images = pick_image_dir(scene, images)
+    image_dir = scene / images
     files = list_scene_images(image_dir)
     if not files:
         raise UserError(f"{image_dir}: no images; an LLFF scene needs its frames in {images}/")
@@ -389,13 +480,142 @@ def read_llff(scene: str | Path, images: str = "images", holdout: int | None = N
     w, h = _common_size(image_dir, files)
     sx, sy = _resize_factors(pb_path.name, (W, H), (w, h), image_dir / files[0])
     K = np.array([[focal * sx, 0.0, w / 2.0], [0.0, focal * sy, h / 2.0], [0.0, 0.0, 1.0]])
-    notes = [f"LLFF poses {pb_path.name}: {len(pb)} views, focal {focal:.2f} px at {W:.0f}x{H:.0f}, no sparse points"]
+    notes = pick_notes + [
+        f"LLFF poses {pb_path.name}: {len(pb)} views, focal {focal:.2f} px at {W:.0f}x{H:.0f}, no sparse points"
+    ]
     if (w, h) != (round(W), round(H)):
         notes.append(f"images are {w}x{h}: focal scaled by {sx:.4g} x {sy:.4g}")
     near, far = float(pb[:, 15].min()), float(pb[:, 16].max())
     files, c2ws, test, sharp = _split_views(scene, image_dir, files, c2ws, holdout, notes)
     return SceneCameras(files, image_dir, c2ws, K, w, h, "llff", near=near, far=far, sharp=sharp, test=test,
                         notes=notes)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------- transforms.json
+_INTRINSIC_KEYS = ("fl_x", "fl_y", "cx", "cy", "w", "h", "camera_angle_x", "camera_angle_y",
+                   "k1", "k2", "k3", "k4", "p1", "p2", "camera_model")  # fmt: skip
+
+
+def _frame_intrinsics(path: Path, meta: dict, frame: dict, first_image: Path | None) -> tuple:
+    """``(model, w, h, fx, fy, cx, cy, (k1, k2, k3, k4, p1, p2))`` of one frame: its own keys over the file's."""
+    d = {k: meta[k] for k in _INTRINSIC_KEYS if k in meta}
+    d.update({k: frame[k] for k in _INTRINSIC_KEYS if k in frame})
+    w, h = d.get("w"), d.get("h")
+    if (w is None or h is None) and first_image is not None:
+        w, h = image_size(first_image)
+    if w is None or h is None:
+        raise UserError(f"{path}: no image size (w, h) and no image to read it from")
+    w, h = float(w), float(h)
+    fx = d.get("fl_x")
+    fy = d.get("fl_y")
+    if fx is None and "camera_angle_x" in d:
+        fx = 0.5 * w / math.tan(0.5 * float(d["camera_angle_x"]))
+    if fy is None and "camera_angle_y" in d:
+        fy = 0.5 * h / math.tan(0.5 * float(d["camera_angle_y"]))
+    if fx is None and fy is None:
+        raise UserError(f"{path}: no focal length (fl_x / fl_y or camera_angle_x); not a nerfstudio transforms.json?")
+    fx, fy = float(fx if fx is not None else fy), float(fy if fy is not None else fx)
+    cx, cy = float(d.get("cx", w / 2.0)), float(d.get("cy", h / 2.0))
+    dist = tuple(float(d.get(k, 0.0)) for k in ("k1", "k2", "k3", "k4", "p1", "p2"))
+    return str(d.get("camera_model", "OPENCV")), w, h, fx, fy, cx, cy, dist
+
+
+def _check_transforms_distortion(path: Path, intr: tuple, notes: list[str]) -> None:
+    model, w, h, fx, fy, cx, cy, (k1, k2, k3, k4, p1, p2) = intr
+    if not any((k1, k2, k3, k4, p1, p2)):
+        return
+    import pycolmap
+
+    if model.upper() == "OPENCV_FISHEYE":
+        cam = pycolmap.Camera(model="OPENCV_FISHEYE", width=int(w), height=int(h), params=[fx, fy, cx, cy, k1, k2,
+                              k3, k4])  # fmt: skip
+    else:
+        cam = pycolmap.Camera(model="FULL_OPENCV", width=int(w), height=int(h),
+                              params=[fx, fy, cx, cy, k1, k2, p1, p2, k3, k4, 0.0, 0.0])  # fmt: skip
+    px = max_distortion_px(cam)
+    if px >= MAX_DISTORTION_PX:
+        amount = f"up to {px:.2f} px" if math.isfinite(px) else "too far to invert"
+        raise UserError(
+            f"{path}: {model} distortion (k1..k4, p1, p2) moves pixels by {amount}; undistort the images first "
+            "(e.g. ns-process-data, or COLMAP image_undistorter) and give the pinhole transforms.json"
+        )
+    notes.append(f"{model} distortion moves pixels by at most {px:.3g} px; treated as pinhole")
+
+
+def read_transforms(scene: str | Path, images: str | None = None, holdout: int | None = None) -> SceneCameras:
+    """Cameras of a nerfstudio / instant-ngp scene (``scene/transforms.json``, module docstring). ``images``:
+    read the frames' names from this folder of ``scene`` instead of their ``file_path`` folder (K scaled to its
+    size). ``holdout`` as :func:`read_llff` (``hold=n`` marker when None)."""
+    import json
+
+    scene = Path(scene)
+    path = scene / "transforms.json"
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise UserError(f"{path}: cannot read ({e})") from None
+    frames = meta.get("frames") if isinstance(meta, dict) else None
+    if not frames:
+        raise UserError(f"{path}: no frames; a transforms.json lists frames with file_path and transform_matrix")
+    paths, c2ws = [], []
+    for i, fr in enumerate(frames):
+        if "file_path" not in fr or "transform_matrix" not in fr:
+            raise UserError(f"{path}: frame {i} lacks file_path or transform_matrix")
+        fp = scene / fr["file_path"]
+        if not fp.suffix and not fp.is_file():
+            fp = fp.with_suffix(".png")
+        m = np.asarray(fr["transform_matrix"], dtype=np.float64)
+        if m.shape == (3, 4):
+            m = np.vstack([m, [0.0, 0.0, 0.0, 1.0]])
+        if m.shape != (4, 4) or not np.all(np.isfinite(m)):
+            raise UserError(f"{path}: frame {i} ({fr['file_path']}): transform_matrix must be a finite 4x4")
+        paths.append(fp)
+        c2ws.append(m @ np.diag([1.0, -1.0, -1.0, 1.0]))  # OpenGL [right, up, back] -> OpenCV [right, down, fwd]
+    folders = sorted({str(fp.parent) for fp in paths})
+    if len(folders) > 1:
+        raise UserError(f"{path}: frames in several folders ({folders[0]}, {folders[1]}); put them in one folder")
+    names = [fp.name for fp in paths]
+    if len(set(names)) != len(names):
+        raise UserError(f"{path}: two frames share the file name {next(n for n in names if names.count(n) > 1)}")
+    src_dir = paths[0].parent
+    image_dir = scene / images if images else src_dir
+    if images:
+        pick_image_dir(scene, images)  # UserError when the folder is empty / missing
+    missing = [n for n in names if not (image_dir / n).is_file()]
+    if missing:
+        raise UserError(f"{image_dir / missing[0]}: in {path.name} but not on disk ({len(missing)} of {len(names)} "
+                        "missing); put the frames there or pass --images FOLDER")  # fmt: skip
+    notes = [f"transforms.json: {len(names)} frames, OpenGL camera axes converted to OpenCV"]
+    first_ref = src_dir / names[0] if (src_dir / names[0]).is_file() else None
+    intr = [_frame_intrinsics(path, meta, fr, first_ref) for fr in frames]
+    if any(not np.allclose(x[1:7], intr[0][1:7], rtol=1e-6) or x[7] != intr[0][7] for x in intr):
+        odd = next(
+            i for i, x in enumerate(intr) if not np.allclose(x[1:7], intr[0][1:7], rtol=1e-6) or x[7] != intr[0][7]
+        )
+        raise UserError(f"{path}: frame {odd} ({names[odd]}) has other intrinsics than frame 0; DeblurGS here needs "
+                        "one camera")  # fmt: skip
+    if any(k in frames[0] for k in _INTRINSIC_KEYS):
+        notes.append("per-frame intrinsics (all equal)")
+    _check_transforms_distortion(path, intr[0], notes)
+    _, mw, mh, fx, fy, cx, cy, _ = intr[0]
+    K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+    order = np.argsort(names, kind="stable")
+    files = [names[i] for i in order]
+    c2w_arr = np.stack([c2ws[i] for i in order])
+    r = c2w_arr[:, :3, :3]
+    scale = np.cbrt(np.linalg.det(r))
+    if np.any(scale <= 0) or np.abs(r.transpose(0, 2, 1) @ r - (scale**2)[:, None, None] * np.eye(3)).max() > 1e-4:
+        raise UserError(f"{path}: a transform_matrix is not a rotation (times a scale) and a translation")
+    c2w_arr[:, :3, :3] = r / scale[:, None, None]
+    w, h = _common_size(image_dir, files)
+    if (w, h) != (round(mw), round(mh)):
+        sx, sy = _resize_factors(path.name, (mw, mh), (w, h), image_dir / files[0])
+        K = scale_K(K, sx, sy)
+        notes.append(
+            f"images are {w}x{h}, transforms.json describes {mw:.0f}x{mh:.0f}: K scaled by {sx:.4g} x {sy:.4g}"
+        )
+    files, c2w_arr, test, sharp = _split_views(scene, image_dir, files, c2w_arr, holdout, notes)
+    return SceneCameras(files, image_dir, c2w_arr, K, w, h, "transforms", sharp=sharp, test=test, notes=notes)
 
 
 # ---------------------------------------------------------------------------------------------- synthetic
@@ -437,39 +657,54 @@ def read_synthetic(scene: str | Path) -> SceneCameras:
 
 # ---------------------------------------------------------------------------------------------- dispatch
 def read_scene(
-    scene: str | Path, poses: Literal["auto", "sparse", "llff", "gt"] = "auto", images: str = "images"
+    scene: str | Path,
+    poses: Literal["auto", "sparse", "llff", "transforms", "gt"] = "auto",
+    images: str | None = None,
+    holdout: int | None = None,
 ) -> SceneCameras:
     """Cameras of a scene folder from the chosen pose source: ``sparse`` (COLMAP model), ``llff``
-    (poses_bounds.npy), ``gt`` (synthetic gt/cameras.json); ``auto``: the first of these the scene has.
+    (poses_bounds.npy), ``transforms`` (nerfstudio transforms.json), ``gt`` (synthetic gt/cameras.json);
+    ``auto``: the first of these the scene has. ``images``: the image folder (None: :func:`pick_image_dir`).
+    ``holdout``: every n-th view held out (None: a ``hold=n`` marker; not for synthetic scenes, which have gt/test).
 
     On a synthetic scene the COLMAP model must pose every frame of gt/ (its ground truth stays aligned), and
     ``sharp`` / ``test`` come from gt/."""
     scene = Path(scene)
-    if not (scene / images).is_dir():
+    has_transforms = (scene / "transforms.json").is_file()
+    if images and not (scene / images).is_dir():
+        raise UserError(f"--images {images}: {scene / images} not found (image folders here: "
+                        f"{', '.join(d + '/' for d in scene_image_dirs(scene)) or 'none'})")  # fmt: skip
+    if not images and not scene_image_dirs(scene) and not has_transforms:
         raise UserError(
-            f"{scene}: no {images}/ folder; give a scene folder (made by make-scene or SfM, or an LLFF scene)"
+            f"{scene}: no images/ folder; give a scene folder (made by make-scene or SfM, or an LLFF scene)"
         )
     has_gt = (scene / "gt" / "cameras.json").is_file()
     model_dir = find_colmap_model(scene)
     has_llff = (scene / "poses_bounds.npy").is_file()
     if poses == "auto":
-        poses = "sparse" if model_dir is not None else "llff" if has_llff else "gt" if has_gt else "none"
+        poses = ("sparse" if model_dir is not None else "llff" if has_llff else "transforms" if has_transforms
+                 else "gt" if has_gt else "none")  # fmt: skip
         if poses == "none":
             raise UserError(
-                f"{scene}: no poses (sparse/0, sparse/, poses_bounds.npy or gt/cameras.json); run `sharpsplat sfm`"
+                f"{scene}: no poses (sparse/0, sparse/, poses_bounds.npy, transforms.json or gt/cameras.json); run "
+                "`sharpsplat sfm`"
             )
     if poses == "gt":
         if not has_gt:
             raise UserError(f"{scene}: --poses gt needs gt/cameras.json (synthetic scenes); use --poses sparse")
         return read_synthetic(scene)
     if poses == "llff":
-        return read_llff(scene, images)
+        return read_llff(scene, images, holdout)
+    if poses == "transforms":
+        if not has_transforms:
+            raise UserError(f"{scene / 'transforms.json'}: not found; --poses transforms needs it")
+        return read_transforms(scene, images, holdout)
     if poses != "sparse":
-        raise UserError(f"--poses: unknown {poses!r}; choose auto, sparse, llff or gt")
+        raise UserError(f"--poses: unknown {poses!r}; choose auto, sparse, llff, transforms or gt")
     if model_dir is None:
         raise UserError(f"{scene}: no COLMAP model in sparse/0 or sparse/; run SfM first or use --poses gt / llff")
     if not has_gt:
-        return read_colmap(scene, images, model_dir)
+        return read_colmap(scene, images, model_dir, holdout)
     gt = load_gt(scene)
     cams = read_colmap(scene, images, model_dir, holdout=0)
     missing = [f for f in gt["files"] if f not in cams.files]

@@ -25,7 +25,7 @@ def dataset_ground_truth(run: Run, scene: Path) -> tuple[Path | None, Path | Non
     and held-out views (``hold=N``), in the DESIGN.md ``gt/`` form under ``RUN/gt``."""
     from reconstruction.io.scenes import read_scene
 
-    cams = read_scene(scene)
+    cams = read_scene(scene, images=run.args.images)
     files = json.loads((run.root / "cameras.json").read_text())["files"]
     if cams.sharp is None and cams.test is None:
         return None, None, None
@@ -52,7 +52,7 @@ def ground_truth(run: Run, kind: str, scene: Path) -> tuple[Path | None, Path | 
     a = run.args
     if kind == "synthetic" and a.ground_truth is None:
         return scene / "gt" / "sharp", scene / "gt" / "cameras.json", scene / "gt" / "test"
-    if kind in ("colmap", "llff") and a.ground_truth is None:
+    if kind in ("colmap", "llff", "nerfstudio") and a.ground_truth is None:
         return dataset_ground_truth(run, scene)
     if a.ground_truth is None:
         return None, None, None

@@ -80,7 +80,11 @@ class Run:
         for st, keys in STAGE_KEYS.items():
             if st not in m["stages"] or STAGES.index(st) >= force_from:
                 continue
-            diff = [f"{k} {old.get(k)!r} -> {settings[k]!r}" for k in keys if old.get(k) != settings[k]]
+            moot = set()
+            if st == "restore" and not m["stages"][st].get("restored"):  # nothing was restored: network moot
+                moot = {"model", "weights"}
+            diff = [f"{k} {old.get(k)!r} -> {settings[k]!r}" for k in keys
+                    if k not in moot and old.get(k) != settings[k]]
             if diff:
                 raise UserError(
                     f"--out {self.root}: stage {st} was finished with other settings ({'; '.join(diff)}); rerun with "

@@ -10,7 +10,7 @@ sfm        pycolmap SfM on the restored (or blurry) frames -> ``RUN/scene/sparse
 train      DeblurGS on the ORIGINAL blurry frames -> ``RUN/train/`` (checkpoint, trajectories, training curve)
 baseline   the same Gaussians without a motion model ("3DGS on blurry") -> ``RUN/baseline/``, for the report
 deblurred  sharp mid-exposure frames -> ``RUN/deblurred/``; ``RUN/trajectories.json``, ``RUN/cameras.json``
-render     a smooth novel camera path -> ``RUN/renders/path.mp4``
+render     a smooth novel camera path -> ``RUN/renders/path.mp4`` (its poses: ``path.path.json``)
 export     ``RUN/splats.ply`` (3DGS PLY, sRGB colours, opens in common splat viewers)
 compare    blurry vs MIMO-UNet vs 3DGS vs DeblurGS (vs ground truth) -> ``RUN/report.html``, ``RUN/report/``
 ========== ==================================================================================================
@@ -19,7 +19,8 @@ Scenes that already have poses skip frames and SfM. Every stage writes its outpu
 records itself in ``RUN/manifest.json``; rerunning the same command skips finished stages and resumes
 training from its last checkpoint (also after a hard kill). ``--force STAGE`` reruns that stage and every
 later one. A run folder of another format version, or one made with other settings, is refused with a
-one-line error and left untouched.
+one-line error and left untouched. ``--view`` serves the 3D viewer (:mod:`reconstruction.viewer`) meanwhile:
+the DeblurGS training redrawn every ``--view-every`` steps, then the finished run, until Ctrl-C.
 
 Presets: ``configs/reconstruct-<name>.toml`` (``demo``, ``cpu``, ``gpu-quality``) hold any of the flags of
 :class:`.settings.ReconstructArgs`; flags given on the command line override them.
@@ -38,6 +39,7 @@ from typing import Any
 import tyro
 
 from deblur2d.io.atomic import write_json_atomic
+from deblur2d.io.errors import UserError
 from reconstruction.io.presets import jsonable, preset_from_argv
 
 from .manifest import Run
@@ -63,7 +65,28 @@ def _log(msg: str) -> None:
 
 
 def run_pipeline(args: ReconstructArgs) -> dict[str, Any]:
-    """Run (or resume) every stage for ``args``; returns the run's metrics (also ``RUN/metrics.json``)."""
+    """Run (or resume) every stage for ``args``; returns the run's metrics (also ``RUN/metrics.json``). With
+    ``args.view``, serves the 3D viewer meanwhile and, after the run, until Ctrl-C."""
+    if not args.view:
+        return _run_stages(args, None)
+    from reconstruction.viewer.server import LiveView, wait_forever
+
+    if args.view_every < 1:
+        raise UserError(f"--view-every must be >= 1, got {args.view_every}")
+    live = LiveView(args.view_host, args.view_port, every=args.view_every)
+    try:
+        metrics = _run_stages(args, live)
+        if (args.out / "splats.ply").is_file():
+            live.show_run(args.out)
+        _log(f"viewer: the finished run at {live.url} (Ctrl-C stops)")
+    except BaseException:
+        live.stop()
+        raise
+    wait_forever(live.server)
+    return metrics
+
+
+def _run_stages(args: ReconstructArgs, live: Any) -> dict[str, Any]:
     if args.threads > 0:
         import torch
 
@@ -94,7 +117,7 @@ def run_pipeline(args: ReconstructArgs) -> dict[str, Any]:
                 continue
             stage_sfm(run, scene)
         elif stage == "train":
-            stage_train(run, scene, motion=True)
+            stage_train(run, scene, motion=True, live=live)
         elif stage == "baseline":
             if not args.baseline:
                 run.finish("baseline", 0.0, steps=0, skipped="--no-baseline")

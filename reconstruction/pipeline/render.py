@@ -116,8 +116,9 @@ def render_path(
     progress: bool = True,
 ) -> Path:
     """Render ``run`` along a camera path (``spiral``, ``orbit``, ``train`` or a JSON file) into the MP4 ``out``
-    (written atomically); returns ``out``. ``fps`` None: the path file's, else 30."""
-    from deblur2d.io.atomic import atomic_dir
+    (written atomically), and its camera path beside it (``out`` with ``.json``: ``{"fps", "frames": [{"c2w"}]}``,
+    readable by ``--path``); returns ``out``. ``fps`` None: the path file's, else 30."""
+    from deblur2d.io.atomic import atomic_dir, write_json_atomic
     from deblur2d.io.images import write_image
     from deblur2d.io.video import VideoWriter
     from reconstruction.splats.render import select_backend
@@ -161,6 +162,9 @@ def render_path(
             for img in views:
                 vw.write(img)
     n = vw.n_frames
+    path_json = out.with_name(out.stem + ".path.json")  # never the user's --path file: its own name
+    write_json_atomic(path_json, {"fps": fps, "width": w, "height": h, "K": (K if Ks is None else Ks[0]).tolist(),
+                                  "frames": [{"c2w": c.tolist()} for c in c2ws]})
     secs = time.perf_counter() - t1
     extra = f", PNGs in {frames_dir}" if frames_dir is not None else ""
     _log(f"[3/3] render: {n} frames in {secs:.1f} s ({n / max(secs, 1e-9):.2f} frames/s){extra}")

@@ -27,7 +27,7 @@ STAGE_KEYS: dict[str, tuple[str, ...]] = {
     "frames": ("max_frames", "select", "long_side"),
     "restore": ("restore", "weights", "model"),
     "sfm": ("matcher", "camera_model", "sfm_downscale", "seed"),
-    "train": ("train_preset", "train_downscale", "train_steps", "seed"),
+    "train": ("train_preset", "train_downscale", "train_steps", "seed", "images"),
     "baseline": ("baseline", "baseline_steps"),
     "render": ("path", "path_frames", "fps"),
     "compare": ("ground_truth",),
@@ -56,9 +56,10 @@ class ReconstructArgs:
     """Working long side of the frames in pixels (never upscaled; 0: keep)."""
     restore: bool = True
     """Pre-restore frames with MIMO-UNet before SfM (skipped, and said, when no weights exist)."""
-    weights: Path | None = None
-    """MIMO-UNet weights (default: the shipped ones)."""
-    model: Literal["mimo-unet", "mimo-unet-plus"] = "mimo-unet"
+    weights: str | None = None
+    """MIMO-UNet weights: a file, or an official name after `sharpsplat weights get` (default: the shipped ones)."""
+    model: str = "auto"
+    """Restoration network: auto (the one the weights file holds), mimo-unet-compact, mimo-unet, mimo-unet-plus."""
     matcher: Literal["auto", "sequential", "exhaustive"] = "auto"
     """SfM matching: exhaustive for small sets, sequential for long videos (auto)."""
     camera_model: Literal["SIMPLE_RADIAL", "PINHOLE"] = "SIMPLE_RADIAL"
@@ -68,6 +69,9 @@ class ReconstructArgs:
     """COLMAP threads. 1 gives the same poses for the same seed; with 2, the same frames gave 0.14 and 0.25 deg
     rotation error on two runs (scripts/bench_sfm.py). -1: all cores (faster, not reproducible). A finished SfM
     is not redone for another thread count."""
+    images: str | None = None
+    """Scenes with poses: the image folder to train on (images, images_4, ...); default: the one the poses' file
+    names live in (said in the log)."""
     train_preset: str = "deblurgs-cpu-demo"
     """DeblurGS preset in configs/ (deblurgs-cpu-demo, deblurgs-gpu-quality, ...)."""
     train_downscale: int = 0
@@ -88,6 +92,15 @@ class ReconstructArgs:
     """CPU threads for torch (0: torch's default)."""
     progress: bool = True
     """Progress bars."""
+    view: bool = False
+    """Serve the 3D viewer (`sharpsplat view`) while the run goes on: the DeblurGS training redrawn every
+    --view-every steps, then the whole run; it keeps serving after the run until Ctrl-C."""
+    view_every: int = 50
+    """Training steps between viewer updates (--view)."""
+    view_port: int = 8080
+    """Port of the viewer (--view; 0: any free one)."""
+    view_host: str = "127.0.0.1"
+    """Address of the viewer (--view); anything but loopback shows the run to other machines."""
 
 
 def load_preset(name: str) -> ReconstructArgs:

@@ -64,7 +64,7 @@ def scene_dir(run: Run, kind: str) -> Path:
 
 
 def stage_frames(run: Run, kind: str) -> None:
-    from reconstruction.sfm.frames import FrameOptions, extract_frames
+    from reconstruction.sfm.frames import FrameOptions, extract_frames, require_motion
 
     a = run.args
     opts = FrameOptions(max_frames=a.max_frames, select=a.select, long_side=a.long_side)
@@ -73,8 +73,9 @@ def stage_frames(run: Run, kind: str) -> None:
 
     src = input_image_dir(a.input) if kind == "images" else a.input
     res = extract_frames(src, run.root / "scene", opts, force=a.force == "frames", progress=a.progress, verbose=False)
-    run.finish("frames", time.perf_counter() - t, frames=len(res.files), kind=kind)
     _log("[frames] " + res.line().removeprefix("frames: "))
+    motion = require_motion(run.root / "scene" / "images", res.files, log=lambda m: _log("[frames] " + m))
+    run.finish("frames", time.perf_counter() - t, frames=len(res.files), kind=kind, motion=motion.verdict)
 
 
 def stage_restore(run: Run, scene: Path, restored: Path) -> dict[str, Any]:
@@ -93,14 +94,19 @@ def stage_restore(run: Run, scene: Path, restored: Path) -> dict[str, Any]:
     w = weights_available(a.weights, a.model)  # UserError for a --weights path that does not exist
     if w is None:
         run.finish("restore", 0.0, restored=False, reason="no MIMO-UNet weights")
-        _log("[restore] skipped: no MIMO-UNet weights ship with this version and none were given (--weights "
+        _log("[restore] skipped: no MIMO-UNet weights ship with this install and none were given (--weights "
              "PATH); SfM runs on the blurry frames")
         return run.m["stages"]["restore"]
-    summary = restore_folder(scene / "images", restored, weights=w, model=a.model, device=a.device,
+    src = scene / "images"
+    if scene != run.root / "scene":  # a scene with poses: restore the image folder training and SfM read
+        from reconstruction.io.scenes import read_scene
+
+        src = read_scene(scene, images=a.images).image_dir
+    summary = restore_folder(src, restored, weights=w, model=a.model, device=a.device,
                              progress=a.progress, verbose=False)
     run.finish("restore", time.perf_counter() - t, restored=True, weights=str(w), summary=summary)
-    _log(f"[restore] {summary.get('n', '?')} frames restored with {w.name} -> {restored} "
-         f"({time.perf_counter() - t:.1f} s)")
+    _log(f"[restore] {summary.get('n', '?')} frames restored -> {restored} ({time.perf_counter() - t:.1f} s): "
+         f"{summary.get('restorer', w)}")
     return run.m["stages"]["restore"]
 
 
@@ -137,6 +143,10 @@ def _train_args(run: Run, scene: Path, out: Path, motion: bool) -> Any:
         out=out,
         preset=a.train_preset,
         poses="auto",
+        images=a.images,
+        # explicit steps win over the preset's time budget (configs/deblurgs-cpu.toml)
+        budget_minutes=0.0 if (a.train_steps or (not motion and a.baseline_steps)) else targs.budget_minutes,
+        points_dir=run.root / "points",  # shared by DeblurGS and the baseline (scenes with poses, no points)
         downscale=a.train_downscale or targs.downscale,
         device=a.device,
         threads=a.threads,
@@ -147,7 +157,9 @@ def _train_args(run: Run, scene: Path, out: Path, motion: bool) -> Any:
     )
 
 
-def stage_train(run: Run, scene: Path, motion: bool) -> None:
+def stage_train(run: Run, scene: Path, motion: bool, live: Any = None) -> None:
+    """DeblurGS (``motion``) or the baseline; ``live``: a :class:`reconstruction.viewer.server.LiveView` that
+    DeblurGS's training redraws every ``live.every`` steps."""
     from reconstruction.deblurgs.cli import run as run_deblurgs
 
     name, out = ("train", run.root / "train") if motion else ("baseline", run.root / "baseline")
@@ -158,9 +170,19 @@ def stage_train(run: Run, scene: Path, motion: bool) -> None:
         (out / "checkpoint.pt").unlink(missing_ok=True)
     t = time.perf_counter()
     what = "DeblurGS (camera motion during exposure)" if motion else "baseline: 3DGS on the blurry frames (no motion)"
-    _log(f"[{name}] {what}: {targs.config.gs.steps} steps, preset {run.args.train_preset}, downscale "
-         f"{targs.downscale} -> {out}")
-    m = run_deblurgs(targs)
+    if targs.budget_minutes > 0 and not run.args.train_steps:
+        size = f"steps, size and Gaussian cap fitted to a {targs.budget_minutes:g}-minute budget"
+    else:
+        size = f"{targs.config.gs.steps} steps, downscale {targs.downscale}"
+    _log(f"[{name}] {what}: {size}, preset {run.args.train_preset} -> {out}")
+    if live is not None and motion:
+        from reconstruction.io.scenes import read_scene
+
+        live.image_dir = read_scene(scene, images=run.args.images).image_dir if scene != run.root / "scene" \
+            else scene / "images"
+        m = run_deblurgs(targs, on_step=live.update, on_step_every=live.every)
+    else:
+        m = run_deblurgs(targs)
     run.finish(name, time.perf_counter() - t, steps=m["train"]["steps"], psnr_blurry_fit=m["train"]["psnr"],
                n_gaussians=m["train"]["n_gaussians"], resolution=m["resolution"])
     _log(f"[{name}] done: {m['train']['steps']} steps, {m['train']['n_gaussians']} Gaussians, fit to the blurry "
@@ -216,7 +238,12 @@ def stage_compare(run: Run, kind: str, scene: Path, restored: Path) -> dict[str,
         except ValueError:
             return str(p)
 
-    methods = {"Blurry input": rel(scene / "images")}
+    blurry_dir = scene / "images"
+    if kind not in ("video", "images"):  # a scene with poses: the image folder training read (images_4/, ...)
+        from reconstruction.io.scenes import read_scene
+
+        blurry_dir = read_scene(scene, images=run.args.images).image_dir
+    methods = {"Blurry input": rel(blurry_dir)}
     if run.m["stages"].get("restore", {}).get("restored"):
         methods["MIMO-UNet"] = rel(restored)
     if run.done("baseline") and run.m["stages"]["baseline"].get("steps"):

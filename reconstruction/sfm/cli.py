@@ -35,10 +35,11 @@ class SfMArgs:
     restore: bool = DEFAULT_RESTORE
     """Pre-restore frames with MIMO-UNet before SfM. Without weights this is skipped and said, unless
     --restore is given explicitly (then an error)."""
-    weights: Path | None = None
-    """MIMO-UNet weights (.safetensors or the official .pkl); default: the shipped ones, if any."""
-    model: Literal["mimo-unet", "mimo-unet-plus"] = "mimo-unet"
-    """Restoration network."""
+    weights: str | None = None
+    """MIMO-UNet weights: a .safetensors, the official .pkl, or an official name after `sharpsplat weights get`;
+    default: the shipped ones."""
+    model: str = "auto"
+    """Restoration network: auto (the one the weights file holds), mimo-unet-compact, mimo-unet, mimo-unet-plus."""
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """Restoration device (SfM runs on the CPU)."""
     max_frames: int = 100

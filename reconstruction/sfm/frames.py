@@ -15,6 +15,13 @@ gets a ``{rank:05d}_`` prefix, so names still sort in capture order (said in the
 
 The working size keeps the aspect ratio, long side at most ``long_side`` pixels (never upscaled; area
 interpolation, ``cv2.INTER_AREA``). A rerun with the same source and options finds ``frames.json`` and reuses it.
+
+Phone video (:mod:`deblur2d.io.video`): rotation metadata is applied (portrait comes out upright), the audio track
+is ignored, frames are taken as stored (a variable frame rate is not resampled) and ``time_s`` in frames.json is
+each frame's true presentation time. 10-bit HDR (HLG / PQ) is tone-mapped to SDR BT.709 while decoding (Hable
+curve, ffmpeg zscale + tonemap); if that fails the message gives the ffmpeg command to convert it. Each of these
+is said in the notes. :func:`check_motion` is the cheap test (a second on downscaled frames) that a frame set
+moves enough for SfM, run before restoration and SfM.
 """
 
 from __future__ import annotations
@@ -39,7 +46,17 @@ from deblur2d.io.errors import UserError
 from deblur2d.io.images import IMAGE_SUFFIXES, ImageInfo, is_image_file, read_image, write_image
 from deblur2d.io.video import VIDEO_SUFFIXES, is_video_file
 
-__all__ = ["FrameOptions", "FramesResult", "extract_frames", "sharpness", "select_frames", "working_size"]
+__all__ = [
+    "FrameOptions",
+    "FramesResult",
+    "MotionCheck",
+    "check_motion",
+    "extract_frames",
+    "require_motion",
+    "sharpness",
+    "select_frames",
+    "working_size",
+]
 
 FRAMES_JSON = "frames.json"
 
@@ -187,14 +204,24 @@ def _video_meta(path: Path) -> dict:
     return meta
 
 
-def _iter_video(path: Path) -> Iterator[np.ndarray]:
-    """uint8 RGB frames; decoding errors become a UserError naming the file and suggesting a re-encode."""
+def _hdr_hint(path: Path, kind: str) -> str:
+    from deblur2d.io.video import HDR_TO_SDR_FILTER
+
+    return (
+        f"{path}: 10-bit {kind} HDR video could not be tone-mapped here; convert it to SDR first: ffmpeg -i "
+        f'{path.name} -vf "{HDR_TO_SDR_FILTER}" -c:v libx264 -crf 18 -an {path.stem}_sdr.mp4'
+    )
+
+
+def _iter_video(path: Path, vf: str | None = None, hdr: str | None = None) -> Iterator[np.ndarray]:
+    """uint8 RGB frames; decoding errors become a UserError naming the file and suggesting a re-encode (or, for
+    HDR, the tone-mapping command)."""
     from deblur2d.io.video import iter_video_frames
 
     try:
-        yield from iter_video_frames(path)
+        yield from iter_video_frames(path, vf)
     except UserError as e:
-        raise UserError(f"{e}; {_reencode_hint(path)}") from None
+        raise UserError(_hdr_hint(path, hdr) if hdr else f"{e}; {_reencode_hint(path)}") from None
 
 
 def _folder_images(folder: Path) -> list[Path]:
@@ -212,7 +239,16 @@ def _source_signature(path: Path) -> list:
     return [path.name, st.st_size, st.st_mtime_ns]
 
 
+#: Fewest frames a video must have (a shorter one is refused before any work).
+MIN_FRAMES = 3
+
+
 def _too_few(path: Path, n: int) -> UserError:
+    if is_video_file(path):
+        return UserError(
+            f"{path}: too short: {n} frame{'s' if n != 1 else ''}; SfM needs at least {MIN_FRAMES} (film 10-30 s "
+            "while walking a few steps sideways)"
+        )
     return UserError(
         f"{path}: only {n} frame{'s' if n != 1 else ''}; SfM needs at least 2 (3+ recommended, with overlap)"
     )
@@ -245,18 +281,38 @@ def _bar(total: int | None, desc: str, progress: bool):
     return tqdm(total=total, desc=desc, unit="frame", disable=not progress, leave=False, dynamic_ncols=True)
 
 
+def _video_quirks(src: Path) -> tuple[str | None, str | None, list[str]]:
+    """(ffmpeg filter or None, HDR kind or None, notes) for rotation, audio and HDR of ``src``."""
+    from deblur2d.io.video import hdr_to_sdr_filter, video_stream_info
+
+    info = video_stream_info(src)
+    notes = []
+    if info.rotation:
+        notes.append(f"rotation metadata {info.rotation:g} deg applied: frames upright")
+    if info.has_audio:
+        notes.append("audio track ignored")
+    vf = None
+    if info.hdr:
+        vf = hdr_to_sdr_filter(info.transfer, info.primaries)
+        notes.append(f"{info.bit_depth}-bit {info.hdr} HDR ({info.codec}) tone-mapped to SDR BT.709 (Hable)")
+    return vf, info.hdr, notes
+
+
 def _extract_video(src: Path, tmp: Path, opts: FrameOptions, progress: bool) -> dict:
+    from deblur2d.io.video import video_timestamps
+
     meta = _video_meta(src)
     fps = float(meta.get("fps") or 0.0)
     fps = fps if fps > 0 and math.isfinite(fps) else None
     est = None
     if fps and meta.get("duration"):
         est = int(round(float(meta["duration"]) * fps))
+    vf, hdr, notes = _video_quirks(src)
     # Pass 1: count frames exactly, sizes, sharpness (cheap, at <= 320 px).
     scores: list[float] = []
     size = None
     with _bar(est, "frames: scoring", progress) as bar:
-        for frame in _iter_video(src):
+        for frame in _iter_video(src, vf, hdr):
             if size is None:
                 size = (frame.shape[1], frame.shape[0])
             scores.append(sharpness(frame, opts.sharpness_long_side))
@@ -264,15 +320,24 @@ def _extract_video(src: Path, tmp: Path, opts: FrameOptions, progress: bool) -> 
     n = len(scores)
     if n == 0 or size is None:
         raise UserError(f"{src}: the video has no decodable frames; {_reencode_hint(src)}")
-    if n < 2:
+    if n < MIN_FRAMES:
         raise _too_few(src, n)
+    stamps = video_timestamps(src)
+    if stamps is None or len(stamps) != n:
+        stamps = None
+        notes.append("no per-frame timestamps in the container: time_s = index / fps")
+    else:
+        dt = np.diff(stamps)
+        if len(dt) > 1 and np.median(dt) > 0 and (dt.max() - dt.min()) > 0.25 * np.median(dt):
+            notes.append(f"variable frame rate ({1 / dt.max():.3g}-{1 / max(dt.min(), 1e-6):.3g} fps): time_s are "
+                         "the true frame times")  # fmt: skip
     chosen = select_frames(n, opts.max_frames, opts.select, scores)
     wanted = dict(chosen)
     wsize = working_size(*size, opts.long_side)
     frames = []
     # Pass 2: write the chosen frames.
     with _bar(len(chosen), "frames: writing", progress) as bar:
-        for i, frame in enumerate(_iter_video(src)):
+        for i, frame in enumerate(_iter_video(src, vf, hdr)):
             if i in wanted:
                 name = f"frame_{i:05d}.png"
                 (tmp / name).write_bytes(_png_bytes(_resize(frame, wsize)))
@@ -280,7 +345,7 @@ def _extract_video(src: Path, tmp: Path, opts: FrameOptions, progress: bool) -> 
                     {
                         "file": name,
                         "source_index": i,
-                        "time_s": round(i / fps, 6) if fps else None,
+                        "time_s": stamps[i] if stamps else round(i / fps, 6) if fps else None,
                         "sharpness": round(scores[i], 4),
                         "selected_by": wanted[i],
                     }
@@ -290,15 +355,18 @@ def _extract_video(src: Path, tmp: Path, opts: FrameOptions, progress: bool) -> 
                     break
     if len(frames) != len(wanted):
         raise UserError(f"{src}: the second decoding pass gave fewer frames than the first; {_reencode_hint(src)}")
+    duration = n / fps if fps else None
+    if stamps and n > 1:
+        duration = stamps[-1] + float(np.median(np.diff(stamps)))
     return {
         "kind": "video",
         "fps": fps,
-        "duration_s": n / fps if fps else None,
+        "duration_s": duration,
         "num_source_frames": n,
         "source_size": list(size),
         "working_size": list(wsize),
         "frames": frames,
-        "notes": [],
+        "notes": notes,
     }
 
 
@@ -498,3 +566,128 @@ def extract_frames(
     if verbose:
         _log(res.line())
     return res
+
+
+# -- is there enough motion for SfM? -------------------------------------------------------------------------
+
+#: Long side (px) the motion check works at.
+MOTION_LONG_SIDE = 160
+#: Below this total image motion (fraction of the long side, median over tracked features) a frame set is static.
+MIN_MOTION_FRAC = 0.02
+#: Below this homography residual (px at MOTION_LONG_SIDE) the motion is a pure rotation or a flat scene.
+MIN_PARALLAX_PX = 0.3
+
+
+@dataclass
+class MotionCheck:
+    """What :func:`check_motion` measured. ``motion_frac``: summed median feature displacement over the frame set,
+    as a fraction of the long side; ``parallax_px``: largest median residual of a homography fitted to the tracks of
+    one stretch (px at :data:`MOTION_LONG_SIDE`): ~0 for a camera turning on the spot or a flat scene; ``verdict``:
+    ``ok``, ``static``, ``no-parallax`` or ``unknown`` (too few features to tell)."""
+
+    frames: int
+    tracked: int
+    motion_frac: float
+    parallax_px: float
+    verdict: str
+    seconds: float
+
+    def message(self, where: Path) -> str:
+        if self.verdict == "static":
+            return (
+                f"{where}: too static for SfM: the image moved {100 * self.motion_frac:.1f} % of the frame over all "
+                f"{self.frames} frames (at least {100 * MIN_MOTION_FRAC:.0f} % needed); film again walking a few "
+                "steps sideways past the subject"
+            )
+        if self.verdict == "no-parallax":
+            return (
+                f"the frames show little parallax (homography residual {self.parallax_px:.2f} px): turning on the spot "
+                "or a flat subject; SfM may fail or give poor depth, walk sideways for better results"
+            )
+        return ""
+
+
+def check_motion(image_dir: str | Path, files: list[str] | None = None, max_frames: int = 60) -> MotionCheck:
+    """Cheap test that frames move enough for SfM (about a second): features tracked with pyramidal Lucas-Kanade
+    through up to ``max_frames`` evenly spaced frames, grey, at :data:`MOTION_LONG_SIDE` px; re-detected when fewer
+    than half survive. Does not raise; the caller decides (``verdict``)."""
+    t0 = time.perf_counter()
+    image_dir = Path(image_dir)
+    if files is None:
+        files = sorted(p.name for p in image_dir.iterdir() if is_image_file(p) and not p.name.startswith("."))
+    if len(files) > max_frames:
+        files = [files[int(round(i))] for i in np.linspace(0, len(files) - 1, max_frames)]
+    greys = []
+    for f in files:
+        img = cv2.imread(str(image_dir / f), cv2.IMREAD_GRAYSCALE)
+        if img is None:
+            continue
+        h, w = img.shape
+        s = MOTION_LONG_SIDE / max(h, w)
+        if s < 1:
+            img = cv2.resize(img, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+        greys.append(img)
+    if len(greys) < 2:
+        return MotionCheck(len(greys), 0, 0.0, 0.0, "unknown", time.perf_counter() - t0)
+    long_side = max(greys[0].shape)
+
+    def detect(img: np.ndarray) -> np.ndarray | None:
+        return cv2.goodFeaturesToTrack(img, maxCorners=200, qualityLevel=0.01, minDistance=5, blockSize=5)
+
+    lk = {"winSize": (15, 15), "maxLevel": 3, "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)}
+    start = detect(greys[0])
+    cur = start
+    total, parallax, tracked, n0 = 0.0, 0.0, 0, 0 if start is None else len(start)
+
+    def close_segment(a: np.ndarray, b: np.ndarray) -> None:
+        nonlocal total, parallax, tracked
+        if len(a) < 8:
+            return
+        d = np.linalg.norm((b - a).reshape(-1, 2), axis=1)
+        total += float(np.median(d))
+        tracked = max(tracked, len(a))
+        H, _ = cv2.findHomography(a, b, cv2.RANSAC, 1.0)
+        if H is not None and np.median(d) > 1.0:
+            proj = cv2.perspectiveTransform(a, H)
+            parallax = max(parallax, float(np.median(np.linalg.norm((proj - b).reshape(-1, 2), axis=1))))
+
+    for prev, nxt in zip(greys[:-1], greys[1:], strict=True):
+        if cur is None or len(cur) < 8:
+            start = cur = detect(prev)
+            n0 = 0 if cur is None else len(cur)
+            if cur is None:
+                continue
+        new, st, _ = cv2.calcOpticalFlowPyrLK(prev, nxt, cur, None, **lk)
+        if new is None:
+            start = cur = None
+            continue
+        back, st2, _ = cv2.calcOpticalFlowPyrLK(nxt, prev, new, None, **lk)
+        ok = (st.ravel() == 1) & (st2.ravel() == 1) & (np.linalg.norm((back - cur).reshape(-1, 2), axis=1) < 0.5)
+        start, cur = start[ok], new[ok]
+        if len(cur) < max(8, n0 // 2):
+            close_segment(start, cur)
+            start = cur = None
+    if start is not None and cur is not None:
+        close_segment(start, cur)
+    frac = total / long_side
+    if tracked < 20:
+        verdict = "unknown"
+    elif frac < MIN_MOTION_FRAC:
+        verdict = "static"
+    elif parallax < MIN_PARALLAX_PX:
+        verdict = "no-parallax"
+    else:
+        verdict = "ok"
+    return MotionCheck(len(greys), tracked, round(frac, 4), round(parallax, 3), verdict,
+                       round(time.perf_counter() - t0, 3))  # fmt: skip
+
+
+def require_motion(image_dir: str | Path, files: list[str] | None = None, log=_log) -> MotionCheck:
+    """:func:`check_motion`, then a one-line UserError for a static frame set and a warning (through ``log``) for
+    one without parallax. Run before restoration and SfM, so a bad capture is told in seconds, not minutes."""
+    mc = check_motion(image_dir, files)
+    if mc.verdict == "static":
+        raise UserError(mc.message(Path(image_dir)))
+    if mc.verdict == "no-parallax":
+        log("warning: " + mc.message(Path(image_dir)))
+    return mc

@@ -30,7 +30,7 @@ from reconstruction.geometry.camera_model import MAX_DISTORTION_PX, camera_info,
 from reconstruction.io.image_folders import image_size, list_images
 
 from .colmap import SfMOptions, check_camera_model, colmap_quiet, find_model, resolve_matcher
-from .frames import FrameOptions, extract_frames
+from .frames import FrameOptions, extract_frames, require_motion
 from .report import (
     REPORT_JSON,
     SfMFailed,
@@ -60,7 +60,7 @@ class FrontEndOptions:
     """None: DEFAULT_RESTORE, skipped (and said) without weights; True: required (UserError without weights);
     False: off."""
     weights: Path | None = None
-    model: str = "mimo-unet"
+    model: str = "auto"
     device: str = "auto"
     sfm: SfMOptions = field(default_factory=SfMOptions)
     downscale: int = 1
@@ -86,6 +86,7 @@ def sfm_scene(input: Path, scene: Path, opts: FrontEndOptions | None = None) -> 
 
     # 1. frames
     frames = extract_frames(Path(input), scene, opts.frames, progress=opts.progress)
+    require_motion(scene / "images", frames.files)  # a static capture is told now, before restoration and SfM
     if not frames.reused:
         for stale in ("sparse", "colmap", "restored", DISTORTED):
             shutil.rmtree(scene / stale, ignore_errors=True)

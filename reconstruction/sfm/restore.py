@@ -33,17 +33,17 @@ DEFAULT_RESTORE = True
 MANIFEST = ".restore.json"
 
 
-def weights_available(weights: Path | None, model: str = "mimo-unet") -> Path | None:
-    """The weights file restoration would use: ``weights`` if given (UserError naming ``--weights`` when it
-    does not exist), else the shipped default for ``model``, else None (nothing to restore with)."""
+def weights_available(weights: Path | str | None, model: str = "auto") -> Path | None:
+    """The weights file restoration would use: ``weights`` if given (a path, or the name of a downloaded
+    official checkpoint; UserError naming ``--weights`` when it is neither), else the shipped default
+    (``model="auto"``: the shipped compact MIMO-UNet; another name: that network's shipped file), else None."""
     if weights is not None:
-        weights = Path(weights)
-        if not weights.is_file():
-            raise UserError(f"--weights {weights}: file not found")
-        return weights
+        from deblur2d.hub import resolve_weights
+
+        return resolve_weights(weights)
     from deblur2d.weights import default_weights_path
 
-    return default_weights_path(model)
+    return default_weights_path(None if model == "auto" else model)
 
 
 def _read_manifest(dst: Path) -> dict:
@@ -66,7 +66,7 @@ def restore_folder(
     src: Path,
     dst: Path,
     weights: Path | None = None,
-    model: str = "mimo-unet",
+    model: str = "auto",
     device: str = "auto",
     progress: bool = True,
     *,
@@ -94,14 +94,19 @@ def restore_folder(
     if dst.resolve() == src.resolve():
         raise UserError(f"{dst}: restored frames must go to another folder than {src}")
     if weights is None and weights_available(None, model) is None:
+        from deblur2d.weights import DEFAULT_MODEL
+
         raise UserError(
-            f"no {model} weights ship with this version; pass --weights PATH (the official MIMO-UNet .pkl "
-            "or a sharpsplat .safetensors) or turn restoration off (--no-restore)"
+            f"no weights for {DEFAULT_MODEL if model == 'auto' else model} ship with this install; pass --weights "
+            "PATH (a sharpsplat .safetensors or the official MIMO-UNet .pkl) or turn restoration off (--no-restore)"
         )
     restorer = Restorer(model=model, weights=weights, device=device, threads=threads or None)
     # The manifest says which source file (size, time) and weights each restored file came from: a file is
     # skipped only when both still match, and restored files whose source is gone are removed.
-    setup = {"weights": str(restorer.weights) if restorer.weights else "random", "model": model}
+    wfile = restorer.weights
+    setup = {"weights": str(wfile) if wfile else "random", "model": restorer.model_name,
+             "weights_file": [wfile.stat().st_size, wfile.stat().st_mtime_ns] if wfile else None,
+             "precision": str(restorer.precision)}  # retrained weights at the same path redo the frames
     manifest = _read_manifest(dst)
     done = manifest.get("files", {}) if manifest.get("setup") == setup else {}
     sources = {n: _stat(src / n) for n in names}
@@ -159,13 +164,16 @@ def plan_restore(restore: bool | None, weights: Path | None, model: str) -> tupl
     found = weights_available(weights, model)
     if found is not None:
         return found, f"MIMO-UNet ({model}) with {found}"
+    from deblur2d.weights import DEFAULT_MODEL
+
+    model = DEFAULT_MODEL if model == "auto" else model
     if restore:
         raise UserError(
-            f"--restore: no {model} weights ship with this version; pass --weights PATH (the official "
-            "MIMO-UNet .pkl or a sharpsplat .safetensors) or use --no-restore"
+            f"--restore: no weights for {model} ship with this install; pass --weights PATH (a sharpsplat "
+            ".safetensors or the official MIMO-UNet .pkl) or use --no-restore"
         )
     return None, (
-        f"skipped: no {model} weights ship with this version and no --weights PATH was given; "
+        f"skipped: no weights for {model} ship with this install and no --weights PATH was given; "
         "SfM runs on the original frames"
     )
 

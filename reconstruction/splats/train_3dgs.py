@@ -93,8 +93,9 @@ class Train3DGSConfig:
     lr_shN: float = 2.5e-3 / 20
     background: tuple[float, float, float] = (0.0, 0.0, 0.0)
     """Background colour composited behind the Gaussians."""
-    backend: Literal["auto", "gsplat", "torch"] = "auto"
-    """Rasterizer backend (``auto``: gsplat on CUDA when it works, else PyTorch)."""
+    backend: Literal["auto", "gsplat", "native", "torch"] = "auto"
+    """Rasterizer backend (``auto``: gsplat on CUDA when it works; on the CPU the native C++ kernel when it
+    builds, else PyTorch)."""
     scene_scale: float = 0.0
     """Scene extent in world units; 0 = from the cameras (:func:`camera_extent`)."""
     densify: DensifyConfig = field(default_factory=DensifyConfig)

@@ -34,6 +34,10 @@ class Config:
     """Also write the true poses and 3D points as a COLMAP model in sparse/0 (for tests of later stages)."""
     overwrite: bool = False
     """Replace this generator's outputs in an existing non-empty --out."""
+    exposure_stops: float = 0.0
+    """Per-frame exposure changes: std of each frame's exposure in stops (0.3 = a phone re-exposing)."""
+    white_balance: float = 0.0
+    """Per-frame white-balance changes: std of each channel's log gain (0.05 = 5 %)."""
 
 
 def main(argv: list[str]) -> int:
@@ -55,6 +59,8 @@ def main(argv: list[str]) -> int:
         blur=cfg.blur,
         write_true_sparse=cfg.write_true_sparse,
         overwrite=cfg.overwrite,
+        exposure_stops=cfg.exposure_stops,
+        white_balance=cfg.white_balance,
     )
     print(out)
     return 0

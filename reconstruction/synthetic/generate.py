@@ -5,8 +5,14 @@ averaged in LINEAR light, converted to sRGB, then sensor noise (Gaussian, ``NOIS
 in FINDINGS.md's measurements) and 8-bit quantisation are applied. ``blurry_linear`` returns the average
 before noise so that tests can check it.
 
+Per-frame appearance (``exposure_stops``, ``white_balance``): a phone re-exposes and re-balances between frames.
+Frame ``i``'s linear image is multiplied per channel by ``gain_i = 2 ** e_i * exp(w_i)`` (``e_i ~ N(0,
+exposure_stops)`` shared by the channels, ``w_i ~ N(0, white_balance)`` per channel), normalised so that the
+geometric mean over frames is 1 per channel: the reference appearance (identity) is that of ``gt/sharp/`` and
+``gt/test/``, which never change. The gains are in ``gt/cameras.json`` (``frames[i]["gain_rgb"]``).
+
 Randomness: one numpy Generator per purpose, seeded with ``[seed, stream]`` (layout, path, textures, shake,
-noise), so the world, the path and the shake directions of a seed are the same at every blur level (only
+noise, appearance), so the world, the path and the shake directions of a seed are the same at every blur level (only
 the shake's scale changes) and different seeds give different scenes, paths and shake.
 """
 
@@ -42,7 +48,17 @@ EXPOSURE_FRACTION = 0.5
 BLUR_SPREAD = (0.8, 1.2)
 GENERATOR_VERSION = 1
 
-_STREAM_LAYOUT, _STREAM_PATH, _STREAM_TEXTURES, _STREAM_SHAKE, _STREAM_NOISE = range(5)
+_STREAM_LAYOUT, _STREAM_PATH, _STREAM_TEXTURES, _STREAM_SHAKE, _STREAM_NOISE, _STREAM_APPEARANCE = range(6)
+
+
+def frame_gains(n: int, seed: int, exposure_stops: float = 0.0, white_balance: float = 0.0) -> np.ndarray:
+    """Per-frame linear gains ``[n, 3]`` (module docstring); all ones when both spreads are 0."""
+    if exposure_stops < 0 or white_balance < 0:
+        raise UserError(f"--exposure-stops / --white-balance: must be >= 0, got {exposure_stops}, {white_balance}")
+    rng = _rng(seed, _STREAM_APPEARANCE)
+    log_g = rng.normal(0.0, 1.0, (n, 1)) * exposure_stops * math.log(2.0) + rng.normal(0.0, 1.0, (n, 3)) * white_balance
+    log_g -= log_g.mean(axis=0, keepdims=True)
+    return np.exp(log_g)
 
 # Files and folders this generator owns inside a scene folder (what --overwrite replaces).
 OUTPUTS = ("images", "gt", "sparse", "video.mp4")
@@ -200,13 +216,17 @@ def make_scene(
     overwrite: bool = False,
     *,
     progress: bool = True,
+    exposure_stops: float = 0.0,
+    white_balance: float = 0.0,
 ) -> Path:
     """Make a synthetic scene folder at ``out`` and return it.
 
     Writes ``images/frame_XXXX.png`` (blurry, noisy, 8-bit), ``gt/sharp/`` (sharp mid-exposure frames, same
     names), ``gt/test/test_XXX.png`` (sharp held-out views), ``gt/cameras.json`` (DESIGN.md keys plus
     extras), ``video.mp4`` (the blurry frames at the preset's fps) and, with ``write_true_sparse``, the true
-    poses as a COLMAP model in ``sparse/0``. Raises :class:`UserError` for bad input.
+    poses as a COLMAP model in ``sparse/0``. ``exposure_stops`` / ``white_balance``: per-frame exposure and
+    white-balance spread (module docstring; 0 = none, the files are then those of earlier versions). Raises
+    :class:`UserError` for bad input.
     """
     out = Path(out)
     p = get_preset(preset)
@@ -262,9 +282,12 @@ def make_scene(
         progress,
     )
 
+    gains = frame_gains(n, seed, exposure_stops, white_balance)
     blurry_u8 = []
     for i in tqdm(range(n), desc="blurry frames", unit="frame", disable=not progress, leave=False):
         lin = blurry_linear(setup, c2w_sub[i])
+        if exposure_stops or white_balance:
+            lin = (lin * gains[i].astype(np.float32)).astype(np.float32)
         blurry_u8.append(add_noise_and_quantise(lin, _rng(seed, _STREAM_NOISE, i)))
         _write_png(out / "images" / names[i], blurry_u8[-1])
     _log(
@@ -291,6 +314,7 @@ def make_scene(
                 "blur_px": float(blur_px[i]),
                 "blur_path_px": float(path_px[i]),
                 "time_s": i / fps,
+                "gain_rgb": gains[i].tolist(),
             }
             for i in range(n)
         ],
@@ -316,6 +340,8 @@ def make_scene(
         "fps": fps,
         "exposure_s": EXPOSURE_FRACTION / fps,
         "noise_sigma_srgb": NOISE_SIGMA,
+        "exposure_stops": exposure_stops,
+        "white_balance": white_balance,
         "gamma": 2.2,
         "pixel_centre": "pixel (i, j) covers [j, j+1) x [i, i+1) in K's coordinates (COLMAP, gsplat)",
         "camera_axes": "OpenCV (x right, y down, z forward); c2w = camera-to-world; world y up, metres",

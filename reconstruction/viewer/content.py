@@ -139,7 +139,7 @@ class RunContent:
     point_colors: np.ndarray | None = None
     """``[P, 3]`` uint8 sRGB."""
     path: np.ndarray | None = None
-    """``[F, 4, 4]`` the novel camera path of ``renders/path.json``."""
+    """``[F, 4, 4]`` the novel camera path of ``renders/path.path.json``."""
     notes: list[str] = field(default_factory=list)
     """What is missing and why, one line each."""
 
@@ -193,10 +193,7 @@ def thumbnail(path: Path, long_side: int = 256) -> np.ndarray:
 
     from deblur2d.io.images import read_image
 
-    img = read_image(path)
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=2)
-    img = img[..., :3]
+    img = read_image(path)[0][..., :3]
     h, w = img.shape[:2]
     f = long_side / max(h, w)
     if f < 1.0:
@@ -333,15 +330,15 @@ def _sfm_points(run: Path, notes: list[str]) -> tuple[np.ndarray | None, np.ndar
 
 
 def _camera_path(run: Path, notes: list[str]) -> np.ndarray | None:
-    path = run / "renders" / "path.json"
+    path = run / "renders" / "path.path.json"
     if not path.is_file():
-        notes.append("no renders/path.json: no novel camera path drawn (`sharpsplat render RUN` writes one)")
+        notes.append("no renders/path.path.json (the render stage writes it since this version): no novel path drawn")
         return None
     obj = _json(path)
-    poses = obj.get("c2w") if isinstance(obj, dict) else obj
     try:
+        poses = [f["c2w"] for f in obj.get("frames") or []] if isinstance(obj, dict) else obj
         out = np.asarray(poses, np.float64).reshape(-1, 4, 4)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, KeyError):
         notes.append(f"{path}: not a list of 4x4 camera-to-world poses; path not drawn")
         return None
     return out if len(out) else None

@@ -1,17 +1,18 @@
-"""Gaussian-splat rasterization with one call and two backends: gsplat (CUDA) and pure PyTorch (anywhere).
+"""Gaussian-splat rasterization with one call and three backends: gsplat (CUDA), native (C++ CPU kernel) and
+pure PyTorch (anywhere).
 
 >>> rgb, alpha, info = render(splats, viewmats, Ks, width, height)  # doctest: +SKIP
 
-Both backends implement gsplat 1.5.3 ``rasterization`` in classic mode with ``packed=False`` semantics: EWA
+All backends implement gsplat 1.5.3 ``rasterization`` in classic mode with ``packed=False`` semantics: EWA
 projection with a 0.3 px^2 low-pass, near/far culling, opacity-aware 3.33-sigma extent, ``alpha = min(0.999,
 opacity * exp(-power))``, alphas below 1/255 skipped, front-to-back compositing that stops before the
 transmittance falls to 1e-4, and SH colours ``max(SH(mean - camera centre) + 0.5, 0)``. A scene trained with
 one backend renders the same with the other. Gradients reach every splat tensor, ``backgrounds`` and
 ``viewmats`` (camera poses can be optimised through them); ``Ks`` gets none, as in gsplat.
 
-``info`` keys (both backends):
+``info`` keys (all backends):
 
-* ``"backend"``: ``"gsplat"`` or ``"torch"``;
+* ``"backend"``: ``"gsplat"``, ``"native"`` or ``"torch"``;
 * ``"means2d"`` ``[C, N, 2]``: projected means in pixels; when grad is enabled its ``.grad`` holds
   dL/d(means2d) after backward (``retain_grad`` is called), as gsplat's ``meta["means2d"]``;
 * ``"radii"`` ``[C, N]`` int32: the larger of the two per-axis screen radii in pixels, 0 where culled
@@ -30,22 +31,38 @@ import torch
 from torch import Tensor
 
 from .gsplat_backend import gsplat_available, render_gsplat
+from .native_backend import DEFAULT_NATIVE_TILE_SIZE, native_available, render_native
 from .torch_backend import DEFAULT_TILE_SIZE, render_torch
 
-__all__ = ["BACKENDS", "render", "select_backend"]
+__all__ = ["BACKENDS", "native_available", "render", "select_backend"]
 
 log = logging.getLogger("sharpsplat.render")
 
-BACKENDS = ("auto", "gsplat", "torch")
+BACKENDS = ("auto", "gsplat", "native", "torch")
 RENDER_MODES = ("RGB", "RGB+ED")
 _announced: set[tuple[str, str]] = set()
 
 
 def select_backend(backend: str, device: torch.device) -> str:
-    """Resolve ``"auto"``: gsplat on a CUDA device when it works, else torch. Explicit choices are checked."""
+    """Resolve ``"auto"``: gsplat on a CUDA device when it works; on the CPU the native kernel when it builds
+    (compiled once and cached, see :mod:`.native_backend`), else torch. Explicit choices are checked.
+
+    When ``auto`` cannot use the backend it prefers, one line says why (once per process) and the run goes on.
+    """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     if backend == "torch":
+        return "torch"
+    if backend == "native" or (backend == "auto" and device.type == "cpu"):
+        ok, why = native_available() if device.type == "cpu" else (False, f"tensors are on {device.type}")
+        if ok:
+            return "native"
+        if backend == "native":
+            raise RuntimeError(f"backend='native' cannot run: {why}; use backend='torch' or 'auto'")
+        key = ("native-unavailable", why)
+        if key not in _announced:
+            _announced.add(key)
+            log.warning("render: native CPU kernel unavailable (%s); using the PyTorch backend", why)
         return "torch"
     ok, why = gsplat_available() if device.type == "cuda" else (False, f"tensors are on {device.type}")
     if backend == "gsplat":
@@ -130,15 +147,18 @@ def render(
         near_plane, far_plane: camera-z culling planes, world units.
         backgrounds: [C, 3] colour behind the Gaussians; black when None.
         render_mode: "RGB", or "RGB+ED" to append the expected depth ``sum w z / sum w`` as channel 4.
-        backend: "auto" (gsplat on CUDA when it works, else torch), "gsplat" or "torch".
-        tile_size: tile edge in pixels; None picks the backend's default (gsplat 16, torch 8). Never changes
-            the image.
+        backend: "auto" (gsplat on CUDA when it works; on the CPU native when it builds, else torch), "gsplat",
+            "native" (CPU, float32/float64) or "torch".
+        tile_size: tile edge in pixels; None picks the backend's default (gsplat 16, native
+            ``DEFAULT_NATIVE_TILE_SIZE``, torch 8). Never changes the image.
 
     Returns:
         ``rgb`` [C, H, W, 3] (or [C, H, W, 4] with "RGB+ED"), ``alpha`` [C, H, W, 1], ``info`` (module doc).
     """
     _check_inputs(splats, viewmats, Ks, width, height, sh_degree, backgrounds, render_mode)
     device = splats["means"].device
+    if backend == "auto" and splats["means"].dtype not in (torch.float32, torch.float64):
+        backend = "torch"  # the native kernel takes float32 and float64 only
     name = select_backend(backend, device)
     key = (name, str(device))
     if key not in _announced:
@@ -151,6 +171,10 @@ def render(
     if name == "gsplat":
         return render_gsplat(
             splats, viewmats, Ks, int(width), int(height), tile_size=tile_size or 16, **kwargs
+        )
+    if name == "native":
+        return render_native(
+            splats, viewmats, Ks, int(width), int(height), tile_size=tile_size or DEFAULT_NATIVE_TILE_SIZE, **kwargs
         )
     return render_torch(
         splats, viewmats, Ks, int(width), int(height), tile_size=tile_size or DEFAULT_TILE_SIZE, **kwargs
