@@ -107,8 +107,8 @@ def test_only_loopback_is_private() -> None:
 
 
 @pytest.mark.skipif(os.environ.get("SHARPSPLAT_TEST_CTRL_C") != "1",
-                    reason="passes alone (12 s) but hung after SIGINT inside the full suite on 2026-12-06; known issue, "
-                           "run with SHARPSPLAT_TEST_CTRL_C=1 until it is found")
+                    reason="passes alone (12 s) but hung after SIGINT inside the full suite on 2026-12-06; "
+                           "known issue, run with SHARPSPLAT_TEST_CTRL_C=1 until it is found")
 def test_view_command_prints_the_url_and_stops_on_ctrl_c(finished_run: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(
