@@ -37,6 +37,29 @@ PRESETS = {"cpu": "deblurgs-cpu", "gpu-quality": "deblurgs-gpu-quality"}
 REFERENCE_DB = {"Deblurring-3DGS": 26.61, "BAGS": 26.70, "CoMoGaussian": 27.85, "DeblurGS (paper)": 26.28}
 
 
+def set_field(cfg, dotted: str, value):
+    """``dataclasses.replace`` along a dotted path of nested dataclasses (``gs.densify.max_gaussians``)."""
+    head, _, rest = dotted.partition(".")
+    if not hasattr(cfg, head):
+        raise SystemExit(f"--set: {type(cfg).__name__} has no field {head!r}")
+    return replace(cfg, **{head: set_field(getattr(cfg, head), rest, value) if rest else value})
+
+
+def parse_sets(items: list[str]) -> list[tuple[str, object]]:
+    """``FIELD=VALUE`` strings -> (dotted field, value); values are JSON (numbers, true/false, lists) or text."""
+    out = []
+    for item in items:
+        key, eq, raw = item.partition("=")
+        if not eq:
+            raise SystemExit(f"--set: expected FIELD=VALUE, got {item!r}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out.append((key, value))
+    return out
+
+
 def bench_scene(scene: Path, args: argparse.Namespace) -> dict:
     """Train on ``scene``'s blurry views and score its held-out sharp views; returns one result row."""
     from reconstruction.deblurgs.cli import load_preset, run
@@ -55,10 +78,13 @@ def bench_scene(scene: Path, args: argparse.Namespace) -> dict:
     cfg = targs.config
     if args.steps:
         cfg = replace(cfg, gs=replace(cfg.gs, steps=args.steps))
+    for key, value in parse_sets(getattr(args, "set", None) or []):
+        cfg = set_field(cfg, key, value)
     targs = replace(targs, scene=scene, out=out, preset=PRESETS[args.preset], images=args.images, holdout=holdout,
                     device=args.device, progress=args.progress, evaluate=False, config=cfg, resume=False,
                     budget_minutes=0.0 if args.steps else (args.budget_minutes or targs.budget_minutes),
-                    downscale=args.downscale or targs.downscale)  # fmt: skip
+                    downscale=args.downscale or targs.downscale,
+                    triangulate=getattr(args, "triangulate", True))  # fmt: skip
     t0 = time.perf_counter()
     m = run(targs)
     train_s = time.perf_counter() - t0
@@ -81,7 +107,9 @@ def bench_scene(scene: Path, args: argparse.Namespace) -> dict:
         "train_views": len(cams.files),
         "test_views": nv["n"],
         "holdout": holdout or "hold=N marker",
-        "start_points": "scene" if cams.points is not None else "triangulated / random (see notes)",
+        "start_points": "scene" if cams.points is not None else (
+            "triangulated from the poses" if getattr(args, "triangulate", True) else "random"),
+        "overrides": getattr(args, "set", None) or [],
         "given_pose": {"psnr": nv["given_pose"]["psnr"], "ssim": nv["given_pose"]["ssim"]},
         "pose_optimised": {"psnr": opt.get("psnr"), "ssim": opt.get("ssim"), "steps": args.test_pose_steps},
         "train_seconds": round(train_s, 1),
@@ -134,6 +162,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--downscale", type=int, default=0, help="training downscale (0: the preset's / the budget's)")
     ap.add_argument("--test-pose-steps", type=int, default=100)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+                    help="override DeblurGS config fields, dotted (gs.densify.max_gaussians=8000 motion=false)")
+    ap.add_argument("--no-triangulate", dest="triangulate", action="store_false",
+                    help="scenes without points start from random Gaussians instead of points triangulated from poses")
     ap.add_argument("--no-progress", dest="progress", action="store_false")
     args = ap.parse_args(argv)
     rows = [bench_scene(s, args) for s in args.scenes]

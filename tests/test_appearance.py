@@ -43,7 +43,7 @@ def test_appearance_model_beats_none_under_exposure_changes(exposed) -> None:
     truth = torch.as_tensor(np.stack([downscale_image(read_image(exposed / "gt" / "sharp" / f), 2) for f in sc.files]))
     base = load_preset("tiny").config
     res = {}
-    for mode in ("none", "affine"):
+    for mode in ("none", "gain", "affine"):
         # the PyTorch backend pins the numbers: at 240 steps densification is chaotic enough that the native
         # kernel's float32 summation order (parity 3e-4) alone moves both results by a few tenths of a dB
         cfg = dataclasses.replace(base, motion=False, appearance=mode, appearance_start_step=30,
@@ -52,8 +52,43 @@ def test_appearance_model_beats_none_under_exposure_changes(exposed) -> None:
         tr = DeblurGSTrainer(cfg, sc.images, sc.K, sc.c2ws, points=sc.points, colors=sc.colors)
         tr.train(progress=False)
         res[mode] = float(psnr(tr.render_sharp(), truth))  # reference (identity) appearance
-        if mode == "affine":
+        if mode != "none":
             A = np.array([np.diag(a["A"]) for a in tr.appearance_json()])
-            # learned gains follow the true ones (up to the shared reference)
-            assert np.corrcoef(np.log(A[:, 1]), np.log(true[:, 1]))[0, 1] > 0.9
+            # learned gains follow the true ones (up to the shared reference, a geometric mean of 1 for both)
+            assert np.corrcoef(np.log(A[:, 1]), np.log(true[:, 1]))[0, 1] > 0.9, mode
+            np.testing.assert_allclose(np.exp(np.log(A).mean(0)), 1.0, atol=1e-4)
+            if mode == "gain":
+                assert np.abs(np.log(A / true)).max() < 0.15, (A, true)  # within 15 % of the truth, every frame
     assert res["affine"] > res["none"] + 0.2, res
+    assert res["gain"] > res["none"] + 0.2, res
+
+
+def test_centering_the_gauge_keeps_every_prediction_and_centres_the_gains(exposed) -> None:
+    """The shared part of the frames' gains moves into the splat colours: predictions are unchanged (black
+    background, gains only), the gains' geometric mean becomes 1 and the reference render takes the shared gain."""
+    sc = load_scene(exposed, "gt", downscale=2)
+    base = load_preset("tiny").config
+    cfg = dataclasses.replace(base, motion=False, appearance="affine",
+                              gs=dataclasses.replace(base.gs, backend="torch"))  # fmt: skip
+    tr = DeblurGSTrainer(cfg, sc.images, sc.K, sc.c2ws, points=sc.points, colors=sc.colors)
+    g = torch.Generator().manual_seed(0)
+    gains = torch.exp(0.3 * torch.randn(tr.n_views, 3, generator=g)) * torch.tensor([0.4, 0.3, 0.8])  # drifted
+    with torch.no_grad():
+        tr.app.zero_()
+        tr.app[:, [0, 4, 8]] = gains - 1.0
+    idx = list(range(tr.n_views))
+    idx_t = torch.arange(tr.n_views)
+    with torch.no_grad():
+        before = tr.apply_appearance(tr.predict_blurry(idx, 1)[0], idx_t)
+        ref_before = tr.predict_blurry([0], 1)[0]
+    tr.center_appearance()
+    A = np.array([np.diag(a["A"]) for a in tr.appearance_json()])
+    np.testing.assert_allclose(np.exp(np.log(A).mean(0)), 1.0, atol=1e-5)
+    shared = torch.exp(torch.log(gains).mean(0))
+    np.testing.assert_allclose(A, (gains / shared).numpy(), rtol=1e-5)
+    with torch.no_grad():
+        after = tr.apply_appearance(tr.predict_blurry(idx, 1)[0], idx_t)
+        ref_after = tr.predict_blurry([0], 1)[0]
+    assert float((after - before).abs().max()) < 1e-4
+    # the reference render now carries the shared gain (the drift no longer shows in sharp frames or the PLY)
+    torch.testing.assert_close(ref_after, ref_before * shared, atol=1e-4, rtol=1e-4)

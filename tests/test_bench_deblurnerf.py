@@ -65,3 +65,27 @@ def test_bench_deblurnerf_protocol_on_synthetic_layout(tmp_path) -> None:
     assert 10 < row["given_pose"]["psnr"] < 40 and row["pose_optimised"]["psnr"] is not None
     assert "PSNR given pose" in res["table_markdown"] and "test-time pose opt." in res["table_markdown"]
     assert (tmp_path / "runs" / "fortress" / "points" / "points.npz").is_file()  # no points: triangulated
+
+
+def test_ablation_changes_one_factor_and_resumes(tmp_path, capsys) -> None:
+    """scripts/ablate_deblurnerf.py: each variant differs from base in its own factor only (here the start
+    points: triangulated vs random), rows are kept in the JSON and a rerun skips what is done."""
+    spec = importlib.util.spec_from_file_location("ablate_deblurnerf", ROOT / "scripts" / "ablate_deblurnerf.py")
+    ablate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ablate)
+    table = ablate.variants(1000, 16000)
+    changed = {name: sorted(k for k in v if v[k] != table["base"][k]) for name, v in table.items()}
+    assert changed["init: random"] == ["triangulate"] and changed["steps x2"] == ["steps"]
+    assert changed["resolution x1/2"] == ["downscale"] and changed["capacity x2"] == ["set"]
+    out = tmp_path / "ablate.json"
+    argv = ["--preset", "tiny", "--steps", "10", "--cap", "2000", "--test-pose-steps", "1", "--only", "base",
+            "init: random", "--work", str(tmp_path / "w"), "--out", str(out), "--no-progress"]  # fmt: skip
+    ablate.main(argv)
+    rows = json.loads(out.read_text())["rows"]
+    assert set(rows) == {"base", "init: random"}
+    assert rows["base"]["start_points"] == "triangulated from the poses" and rows["base"]["steps"] == 10
+    assert rows["init: random"]["start_points"] == "random"
+    assert rows["init: random"]["n_gaussians"] > rows["base"]["n_gaussians"]  # random start: preset's 10k points
+    capsys.readouterr()
+    ablate.main(argv)
+    assert capsys.readouterr().err.count("done before, skipped") == 2

@@ -85,11 +85,9 @@ def _colmap_scene(root: Path, synth: Path, gt: dict, name: str, **kw) -> Path:
 
 def _poses_bounds(c2ws: np.ndarray, hwf: tuple[float, float, float], near=0.5, far=9.0) -> np.ndarray:
     """LLFF rows: columns [down, right, backward] of the camera-to-world rotation, centre, [H, W, focal]."""
-    rows = []
-    for c2w in c2ws:
-        m = np.stack([c2w[:3, 1], c2w[:3, 0], -c2w[:3, 2], c2w[:3, 3], np.array(hwf, float)], axis=1)  # 3x5
-        rows.append(np.concatenate([m.ravel(), [near, far]]))
-    return np.array(rows)
+    from reconstruction.io.scenes import llff_poses_bounds
+
+    return llff_poses_bounds(c2ws, *hwf, near=near, far=far)
 
 
 def _llff_scene(root: Path, synth: Path, gt: dict, name: str, half: bool = False, drop_last: bool = False) -> Path:

@@ -157,3 +157,27 @@ def test_llff_without_points_triangulates_from_the_poses(synth, gt, tmp_path) ->
     assert inside.sum() >= 50 and np.median(rel) < 0.02
     again = load_scene(scene, points_dir=tmp_path / "points")  # cached
     np.testing.assert_array_equal(again.points, sc.points)
+
+
+def test_synthetic_scene_relaid_as_deblurnerf_reads_back_its_truth(synth, gt, tmp_path) -> None:
+    """write_deblurnerf_layout: one image folder, every N-th view the sharp held-out one, hold=N, LLFF poses; the
+    reader gives back the true poses and intrinsics of both sets, and the pixels are the synthetic files."""
+    from reconstruction.synthetic.layouts import write_deblurnerf_layout
+
+    scene = write_deblurnerf_layout(synth, tmp_path / "blurtiny")
+    n_train, n_test = len(gt["files"]), len(gt["test_files"])
+    holds = [p.name for p in scene.glob("hold=*")]
+    assert holds == ["hold=5"]  # 10 frames + 3 held-out views: 0, 5, 10 held out
+    cams = read_scene(scene)
+    assert cams.source == "llff" and cams.points is None
+    assert (len(cams.files), len(cams.test.files)) == (n_train, n_test)
+    assert Path(cams.test.dir) == Path(cams.image_dir) == scene / "images"
+    np.testing.assert_allclose(cams.c2ws, gt["c2w_mid"], atol=1e-9)
+    np.testing.assert_allclose(cams.test.c2ws, gt["c2w_test"], atol=1e-9)
+    np.testing.assert_allclose(cams.K, gt["K"], atol=1e-9)
+    np.testing.assert_array_equal(read_image(scene / "images" / cams.test.files[1]),
+                                  read_image(synth / "gt" / "test" / gt["test_files"][1]))  # fmt: skip
+    np.testing.assert_array_equal(read_image(scene / "images" / cams.files[0]),
+                                  read_image(synth / "images" / gt["files"][0]))
+    with pytest.raises(UserError, match="already exists"):
+        write_deblurnerf_layout(synth, scene)

@@ -216,7 +216,11 @@ def run(
         "resolution": [sc.width, sc.height],
         "device": device,
         "args": jsonable(asdict(args)),
+        "training_fit": trainer.training_fit(),
     }
+    fit = metrics["training_fit"]
+    _log(f"      training fit: per-frame PSNR {fit['mean']:.2f} dB mean, {fit['std']:.2f} dB spread (std), "
+         f"{fit['min']:.2f}-{fit['max']:.2f} dB")  # fmt: skip
     if args.evaluate and sc.gt is not None:
         t2 = time.perf_counter()
         metrics.update(evaluate_run(trainer, args.scene, sc.downscale, test_pose_steps=args.test_pose_steps))

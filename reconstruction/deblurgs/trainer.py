@@ -24,11 +24,16 @@ authors' code taekkii/deblurgs ``arguments/__init__.py`` and ``train.py``, 150k 
 
 Per-frame appearance (``appearance``; not in the paper): phones re-expose and re-balance white between frames,
 and without a model the colour differences become floaters or blur. Frame ``i``'s predicted blurry frame, in
-linear light, goes through an affine colour transform ``A_i x + b_i`` (``"affine"``: ``A_i`` a full 3x3;
-``"gain"``: diagonal, per-channel gain + bias) before the loss; ``A_i = I + D_i``, ``b_i`` start at the identity and
-``lambda_appearance * (|D_i|^2 + |b_i|^2)`` pulls them back to it (the reference appearance is the one the
-frames share on average). Learned with the splats from ``appearance_start_step`` (row-wise Adam, like the
-motion). Sharp frames, novel views, the PLY and the report render the reference (identity) appearance.
+linear light, goes through a colour transform ``A_i x + b_i`` before the loss: ``"gain"``, per-channel gains
+(``A_i`` diagonal, ``b_i = 0``: what a change of exposure time, ISO or white balance does to linear light), or
+``"affine"``, a full 3x3 ``A_i`` and an offset. ``A_i = I + D_i`` and ``b_i`` start at the identity and
+``lambda_appearance * (|D_i|^2 + |b_i|^2)`` pulls them back to it. Learned with the splats from
+``appearance_start_step`` (row-wise Adam, like the motion) and re-solved in closed form every
+``appearance_refit_every`` steps (gains: a ratio of means, which the blur leaves alone; affine: ridge least
+squares). The colour gauge is fixed after every refit and at the end of training
+(:meth:`DeblurGSTrainer.center_appearance`): the frames' gains get a geometric mean of 1, the shared part moved
+into the splat colours, so the splats carry the average frame's appearance. Sharp frames, novel views, the PLY
+and the report render that reference (identity) appearance.
 
 The baseline "3DGS on blurry frames" is this trainer with ``motion=False`` (S = 1, motion frozen, the same
 linear-light loss and schedule). Everything else (model, Gaussian optimisers and learning rates, densification,
@@ -52,7 +57,7 @@ import torch
 from deblur2d.io.color import linear_to_srgb, srgb_to_linear
 from deblur2d.metrics import psnr, ssim
 from reconstruction.splats.densify import DensifyStrategy
-from reconstruction.splats.gaussians import load_checkpoint
+from reconstruction.splats.gaussians import SH_C0, load_checkpoint
 from reconstruction.splats.train_3dgs import (
     Train3DGSConfig,
     c2w_to_viewmat,
@@ -111,7 +116,8 @@ class DeblurGSConfig:
     frames_per_step: int = 1
     """Blurry frames per step (their sub-frames share one render call)."""
     appearance: str = "none"
-    """Per-frame colour model in linear light: none, gain (per-channel gain + bias) or affine (3x3 + bias)."""
+    """Per-frame colour model in linear light: none, gain (per-channel gains: exposure, white balance) or
+    affine (3x3 + bias)."""
     appearance_start_step: int = 100
     """Steps before the appearance model is learned (the splats find the colours first)."""
     lr_appearance: float = 3e-2
@@ -336,8 +342,8 @@ class DeblurGSTrainer:
         """``(A [B, 3, 3], b [B, 3])`` of frames ``idx`` (identity + learned deltas; diagonal for ``gain``)."""
         d = self.app[idx]
         delta = d[:, :9].reshape(-1, 3, 3)
-        if self.cfg.appearance == "gain":
-            delta = delta * torch.eye(3, device=delta.device)
+        if self.cfg.appearance == "gain":  # exposure and white balance: per-channel gains, no offset
+            return torch.eye(3, device=delta.device) + delta * torch.eye(3, device=delta.device), d[:, 9:] * 0.0
         return torch.eye(3, device=delta.device) + delta, d[:, 9:]
 
     def apply_appearance(self, linear: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
@@ -355,11 +361,12 @@ class DeblurGSTrainer:
             y = self.targets_linear[i].reshape(-1, 3)
             n = float(x.shape[0])
             if self.cfg.appearance == "gain":
-                xm, ym = x.mean(0), y.mean(0)
-                cov = ((x - xm) * (y - ym)).mean(0)
-                var = ((x - xm) ** 2).mean(0)
-                gain = (cov + ridge) / (var + ridge)
-                A, b = torch.diag(gain), (ym - gain * xm) / (1.0 + ridge)
+                # ratio of means over unclipped pixels: exposure/white balance scale linear light, and a ratio
+                # of means is blind to the blur (a regression slope would shrink towards 0 with it)
+                ok = ((y < 0.98) & (x < 0.98)).all(1)
+                xs, ys = (x[ok], y[ok]) if int(ok.sum()) > 100 else (x, y)
+                gain = (ys.mean(0) + ridge) / (xs.mean(0) + ridge)
+                A, b = torch.diag(gain), torch.zeros(3, device=self.device)
             else:
                 X = torch.cat([x, torch.ones_like(x[:, :1])], 1)  # [N, 4]
                 W0 = torch.cat([eye, torch.zeros(1, 3, device=self.device)], 0)  # [4, 3]
@@ -367,6 +374,30 @@ class DeblurGSTrainer:
                 A, b = W[:3].T, W[3]
             self.app.data[i, :9] = (A - eye).reshape(-1)
             self.app.data[i, 9:] = b
+
+    @torch.no_grad()
+    def center_appearance(self) -> None:
+        """Fix the colour gauge of the appearance model (module docstring): the splat colours and every frame's
+        transform can change together without changing any prediction (``A_i x = (A_i G^-1)(G x)``), and left
+        free that shared part drifts (real frames: the reference renders turned green). Re-centre so that the
+        frames' per-channel gains have a geometric mean of 1, with the shared gain ``G`` moved into the splat
+        colours (every SH coefficient and the DC's 0.5 offset: an exact re-parametrisation but for the
+        background), and remove the frames' mean crosstalk and mean offset (a projection). The reference
+        appearance is then that of the average frame, as the synthetic generator defines it."""
+        if self.cfg.appearance == "none" or self.n_views == 0:
+            return
+        eye = torch.eye(3, device=self.device)
+        A, b = self.appearance_params(torch.arange(self.n_views, device=self.device))
+        gain = A.diagonal(dim1=1, dim2=2).clamp_min(1e-3).log().mean(0).exp()  # [3] shared gain G
+        A = A / gain[None, None, :]  # A_i G^-1
+        off = (1.0 - eye) * A
+        A = A - (1.0 - eye) * off.mean(0, keepdim=True)
+        b = b - b.mean(0, keepdim=True)
+        self.app.data[:, :9] = (A - eye).reshape(self.n_views, 9)
+        self.app.data[:, 9:] = b
+        p = self.model.params
+        p["sh0"].data.mul_(gain).add_((gain - 1.0) * 0.5 / SH_C0)  # G (SH_C0 c + 0.5) = SH_C0 c' + 0.5
+        p["shN"].data.mul_(gain)
 
     def appearance_json(self) -> list[dict[str, Any]]:
         """Per frame ``{"A": 3x3, "b": [3]}`` (linear light; identity when the model is off)."""
@@ -437,6 +468,7 @@ class DeblurGSTrainer:
         every = c.appearance_refit_every
         if app_on and every > 0 and (step - c.appearance_start_step) % every == 0:
             self.refit_appearance()
+            self.center_appearance()
         if app_on:
             pred = self.apply_appearance(pred, idx_t)
         l1 = (pred - target).abs().mean()
@@ -524,6 +556,8 @@ class DeblurGSTrainer:
                     callback(self)
         finally:
             bar.close()
+        if self.appearance_active(self.step - 1) and self.step > start:
+            self.center_appearance()  # outputs render the reference appearance of a centred gauge
         if run_dir is not None and self.step > start:
             self.save_checkpoint(Path(run_dir) / "checkpoint.pt")
         secs = time.perf_counter() - t0
@@ -537,6 +571,24 @@ class DeblurGSTrainer:
         }
 
     # ------------------------------------------------------------------ outputs
+    @torch.no_grad()
+    def training_fit(self) -> dict[str, Any]:
+        """How well each training frame is explained: PSNR (dB, sRGB) of the predicted blurry frame (the
+        exposure's sub-frames once motion is on, then the frame's appearance transform) against the observed
+        one. Returns ``{"per_frame_psnr": [V], "mean", "std", "min", "max"}``; a wide spread on real footage
+        points at what the model lacks (exposure changes, moving objects)."""
+        n_sub = None if self.motion_active(max(self.step - 1, 0)) else 1
+        vals = []
+        for i in range(self.n_views):
+            idx_t = torch.tensor([i], device=self.device)
+            pred = self.predict_blurry([i], n_sub)[0]
+            if self.appearance_active(max(self.step - 1, 0)):
+                pred = self.apply_appearance(pred, idx_t)
+            vals.append(float(psnr(linear_to_srgb(pred.clamp(0, 1)), self.images[i : i + 1].to(self.device))))
+        v = np.asarray(vals)
+        return {"per_frame_psnr": vals, "mean": float(v.mean()), "std": float(v.std()),
+                "min": float(v.min()), "max": float(v.max())}  # fmt: skip
+
     @torch.no_grad()
     def render_sharp(self, idx: Sequence[int] | None = None) -> torch.Tensor:
         """Sharp training frames ``[B, H, W, 3]`` sRGB in [0, 1]: rendered at the mid-exposure pose."""

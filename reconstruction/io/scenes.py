@@ -752,3 +752,15 @@ def write_colmap_model(cams: SceneCameras, out_dir: str | Path, binary: bool = T
     with atomic_dir(out_dir) as tmp:
         (rec.write_binary if binary else rec.write_text)(str(tmp))
     return out_dir
+
+
+def llff_poses_bounds(c2ws: np.ndarray, height: float, width: float, focal: float, near: float = 0.5,
+                      far: float = 10.0) -> np.ndarray:  # fmt: skip
+    """``poses_bounds.npy`` rows ``[N, 17]`` for camera-to-world poses ``c2ws [N, 4, 4]`` (OpenCV axes): the
+    LLFF 3x5 block (rotation columns [down, right, backward], centre, [H, W, focal] in pixels) then near, far
+    (scene units). The inverse of :func:`read_llff`'s conversion."""
+    c2ws = np.asarray(c2ws, np.float64)
+    hwf = np.broadcast_to(np.array([height, width, focal], np.float64), (len(c2ws), 3))
+    block = np.stack([c2ws[:, :3, 1], c2ws[:, :3, 0], -c2ws[:, :3, 2], c2ws[:, :3, 3], hwf], axis=2)  # [N, 3, 5]
+    bounds = np.broadcast_to(np.array([near, far], np.float64), (len(c2ws), 2))
+    return np.concatenate([block.reshape(len(c2ws), 15), bounds], axis=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import ipaddress
+import signal
 import socket
 import sys
 import threading
@@ -100,13 +101,25 @@ def url_of(server: Any) -> str:
 
 
 def wait_forever(server: Any, stop: threading.Event | None = None) -> None:
-    """Block until Ctrl-C (or ``stop`` is set), then stop ``server`` cleanly."""
+    """Block until Ctrl-C, SIGINT or SIGTERM (or ``stop`` is set), then stop ``server`` cleanly.
+
+    Both signals get handlers of their own (in the main thread): a process started in the background by a
+    non-interactive shell inherits SIGINT *ignored*, and Python then never raises KeyboardInterrupt, so without
+    them ``kill -INT`` (and a supervisor's SIGTERM) would leave the viewer running."""
+    stop = stop if stop is not None else threading.Event()
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
     try:
-        while not (stop is not None and stop.is_set()):
+        while not stop.is_set():
             time.sleep(0.2)
+        print("\nviewer stopped", file=sys.stderr)
     except KeyboardInterrupt:
         print("\nviewer stopped", file=sys.stderr)
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         with contextlib.redirect_stdout(io.StringIO()):  # "(viser) Server stopped"
             server.stop()
 
