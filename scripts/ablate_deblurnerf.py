@@ -8,9 +8,10 @@ points), scored by the Deblur-NeRF protocol of ``scripts/bench_deblurnerf.py`` o
 
 Variants: ``base`` (points triangulated from the given poses, cap, steps, full resolution, exposure trajectories),
 ``init: random`` (no points: random Gaussians), ``capacity x1/2`` and ``x2`` (Gaussian cap), ``steps x1/2`` and
-``x2``, ``resolution x1/2`` (training at half size; scored at full size), ``exposure model off`` (one pose per
+``x2`` (the densification and annealing schedules scale with the steps), ``resolution x1/2`` (training at half
+size; scored at full size), ``exposure trajectories off`` (no camera motion during the exposure, one pose per
 frame: 3DGS on the blurry views). Prints a table and writes JSON after every variant; a rerun skips variants done
-with the same settings.
+with the same settings and drops rows whose settings are no longer those asked for.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ def _bench_module():
     return mod
 
 
-def variants(steps: int, cap: int) -> dict[str, dict]:
-    """Variant name -> settings (steps, downscale, triangulate, extra ``--set`` overrides)."""
-    base = {"steps": steps, "downscale": 1, "triangulate": True, "set": [f"gs.densify.max_gaussians={cap}"]}
+def variants(steps: int, cap: int, test_pose_steps: int = 50) -> dict[str, dict]:
+    """Variant name -> settings (steps, downscale, triangulate, extra ``--set`` overrides, test-time pose steps)."""
+    base = {"steps": steps, "downscale": 1, "triangulate": True, "set": [f"gs.densify.max_gaussians={cap}"],
+            "test_pose_steps": test_pose_steps}  # fmt: skip
     return {
         "base": base,
         "init: random": {**base, "triangulate": False},
@@ -47,7 +49,7 @@ def variants(steps: int, cap: int) -> dict[str, dict]:
         "steps x1/2": {**base, "steps": steps // 2},
         "steps x2": {**base, "steps": steps * 2},
         "resolution x1/2": {**base, "downscale": 2},
-        "exposure model off": {**base, "set": base["set"] + ["motion=false"]},
+        "exposure trajectories off": {**base, "set": base["set"] + ["motion=false"]},
     }
 
 
@@ -83,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"scene: {scene} (Deblur-NeRF layout of {synth.name})", file=sys.stderr)
 
     done = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    table = variants(args.steps, args.cap, args.test_pose_steps)
     rows: dict[str, dict] = done.get("rows", {}) if done.get("scene_tag") == tag else {}
-    table = variants(args.steps, args.cap)
+    rows = {k: r for k, r in rows.items() if k in table and r.get("settings") == table[k]}  # stale rows dropped
     for name, v in table.items():
         if args.only and name not in args.only:
             continue
@@ -94,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"--- {name}: {v}", file=sys.stderr)
         folder = name.replace(" ", "_").replace("/", "-").replace(":", "")
         ns = argparse.Namespace(preset="cpu", images=None, budget_minutes=0.0, steps=v["steps"],
-                                downscale=v["downscale"], test_pose_steps=args.test_pose_steps, device=args.device,
+                                downscale=v["downscale"], test_pose_steps=v["test_pose_steps"], device=args.device,
                                 progress=args.progress, set=v["set"], triangulate=v["triangulate"],
                                 work=args.work / "runs" / tag / folder)  # fmt: skip
         t0 = time.perf_counter()

@@ -62,7 +62,7 @@ def parse_sets(items: list[str]) -> list[tuple[str, object]]:
 
 def bench_scene(scene: Path, args: argparse.Namespace) -> dict:
     """Train on ``scene``'s blurry views and score its held-out sharp views; returns one result row."""
-    from reconstruction.deblurgs.cli import load_preset, run
+    from reconstruction.deblurgs.cli import load_preset, run, with_steps
     from reconstruction.evaluation.novel_views import evaluate_novel_views
     from reconstruction.io.scenes import read_scene
 
@@ -77,8 +77,13 @@ def bench_scene(scene: Path, args: argparse.Namespace) -> dict:
     targs = load_preset(PRESETS[args.preset])
     cfg = targs.config
     if args.steps:
-        cfg = replace(cfg, gs=replace(cfg.gs, steps=args.steps))
-    for key, value in parse_sets(getattr(args, "set", None) or []):
+        cfg = with_steps(cfg, args.steps)
+    sets = parse_sets(getattr(args, "set", None) or [])
+    budget_sets = {"gs.steps", "gs.densify.max_gaussians", "gs.densify.refine_stop_iter", "anneal_steps"}
+    if not args.steps and any(k in budget_sets for k, _ in sets):
+        raise SystemExit(f"--set {', '.join(k for k, _ in sets if k in budget_sets)}: the training budget chooses "
+                         "this; give --steps N to set it yourself")  # fmt: skip
+    for key, value in sets:
         cfg = set_field(cfg, key, value)
     targs = replace(targs, scene=scene, out=out, preset=PRESETS[args.preset], images=args.images, holdout=holdout,
                     device=args.device, progress=args.progress, evaluate=False, config=cfg, resume=False,
@@ -108,7 +113,8 @@ def bench_scene(scene: Path, args: argparse.Namespace) -> dict:
         "test_views": nv["n"],
         "holdout": holdout or "hold=N marker",
         "start_points": "scene" if cams.points is not None else (
-            "triangulated from the poses" if getattr(args, "triangulate", True) else "random"),
+            f"triangulated from the poses ({m['start_points']} points)" if m.get("start_points")
+            else "random"),
         "overrides": getattr(args, "set", None) or [],
         "given_pose": {"psnr": nv["given_pose"]["psnr"], "ssim": nv["given_pose"]["ssim"]},
         "pose_optimised": {"psnr": opt.get("psnr"), "ssim": opt.get("ssim"), "steps": args.test_pose_steps},
@@ -162,8 +168,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--downscale", type=int, default=0, help="training downscale (0: the preset's / the budget's)")
     ap.add_argument("--test-pose-steps", type=int, default=100)
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
-                    help="override DeblurGS config fields, dotted (gs.densify.max_gaussians=8000 motion=false)")
+    ap.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                    help="override a DeblurGS config field, dotted (repeatable: --set motion=false "
+                         "--set gs.densify.max_gaussians=8000; steps and cap need --steps)")
     ap.add_argument("--no-triangulate", dest="triangulate", action="store_false",
                     help="scenes without points start from random Gaussians instead of points triangulated from poses")
     ap.add_argument("--no-progress", dest="progress", action="store_false")

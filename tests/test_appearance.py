@@ -42,7 +42,7 @@ def test_appearance_model_beats_none_under_exposure_changes(exposed) -> None:
     sc = load_scene(exposed, "gt", downscale=2)
     truth = torch.as_tensor(np.stack([downscale_image(read_image(exposed / "gt" / "sharp" / f), 2) for f in sc.files]))
     base = load_preset("tiny").config
-    res = {}
+    res, fit = {}, {}
     for mode in ("none", "gain", "affine"):
         # the PyTorch backend pins the numbers: at 240 steps densification is chaotic enough that the native
         # kernel's float32 summation order (parity 3e-4) alone moves both results by a few tenths of a dB
@@ -52,6 +52,9 @@ def test_appearance_model_beats_none_under_exposure_changes(exposed) -> None:
         tr = DeblurGSTrainer(cfg, sc.images, sc.K, sc.c2ws, points=sc.points, colors=sc.colors)
         tr.train(progress=False)
         res[mode] = float(psnr(tr.render_sharp(), truth))  # reference (identity) appearance
+        fit[mode] = tr.training_fit()
+        assert len(fit[mode]["per_frame_psnr"]) == tr.n_views
+        assert fit[mode]["min"] <= fit[mode]["mean"] <= fit[mode]["max"]
         if mode != "none":
             A = np.array([np.diag(a["A"]) for a in tr.appearance_json()])
             # learned gains follow the true ones (up to the shared reference, a geometric mean of 1 for both)
@@ -61,11 +64,14 @@ def test_appearance_model_beats_none_under_exposure_changes(exposed) -> None:
                 assert np.abs(np.log(A / true)).max() < 0.15, (A, true)  # within 15 % of the truth, every frame
     assert res["affine"] > res["none"] + 0.2, res
     assert res["gain"] > res["none"] + 0.2, res
+    # the frames are explained better once their exposure is modelled, and more evenly
+    assert fit["gain"]["mean"] > fit["none"]["mean"] + 1.0 and fit["gain"]["std"] < fit["none"]["std"], fit
 
 
 def test_centering_the_gauge_keeps_every_prediction_and_centres_the_gains(exposed) -> None:
     """The shared part of the frames' gains moves into the splat colours: predictions are unchanged (black
-    background, gains only), the gains' geometric mean becomes 1 and the reference render takes the shared gain."""
+    background; crosstalk and offsets of mean 0), the gains' geometric mean becomes 1 and the reference render
+    takes the shared gain."""
     sc = load_scene(exposed, "gt", downscale=2)
     base = load_preset("tiny").config
     cfg = dataclasses.replace(base, motion=False, appearance="affine",
@@ -73,9 +79,15 @@ def test_centering_the_gauge_keeps_every_prediction_and_centres_the_gains(expose
     tr = DeblurGSTrainer(cfg, sc.images, sc.K, sc.c2ws, points=sc.points, colors=sc.colors)
     g = torch.Generator().manual_seed(0)
     gains = torch.exp(0.3 * torch.randn(tr.n_views, 3, generator=g)) * torch.tensor([0.4, 0.3, 0.8])  # drifted
+    cross = 0.05 * torch.randn(tr.n_views, 9, generator=g)
+    cross[:, [0, 4, 8]] = 0.0
+    cross -= cross.mean(0)  # crosstalk and offsets of mean 0: only a right-multiplication by G^-1 keeps them exact
+    offset = 0.02 * torch.randn(tr.n_views, 3, generator=g)
+    offset -= offset.mean(0)
     with torch.no_grad():
-        tr.app.zero_()
+        tr.app[:, :9] = cross
         tr.app[:, [0, 4, 8]] = gains - 1.0
+        tr.app[:, 9:] = offset
     idx = list(range(tr.n_views))
     idx_t = torch.arange(tr.n_views)
     with torch.no_grad():

@@ -213,6 +213,7 @@ def run(
         "train": summary,
         "scene": str(args.scene),
         "n_frames": len(sc.files),
+        "start_points": npts,  # 0: random start (no points in the scene, none triangulated)
         "resolution": [sc.width, sc.height],
         "device": device,
         "args": jsonable(asdict(args)),
@@ -240,6 +241,15 @@ def run(
     return metrics
 
 
+def with_steps(cfg: DeblurGSConfig, steps: int) -> DeblurGSConfig:
+    """``cfg`` trained for ``steps`` steps, its step-dependent schedules (densification stop, threshold annealing)
+    scaled by the same factor, as gsplat's ``steps_scaler`` does: a preset's schedule keeps its shape at any
+    length."""
+    k = steps / max(cfg.gs.steps, 1)
+    dens = replace(cfg.gs.densify, refine_stop_iter=max(1, round(cfg.gs.densify.refine_stop_iter * k)))
+    return replace(cfg, gs=replace(cfg.gs, steps=steps, densify=dens), anneal_steps=max(1, round(cfg.anneal_steps * k)))
+
+
 def _fit_budget(args: TrainArgs, cfg: DeblurGSConfig) -> tuple[DeblurGSConfig, int]:
     """``cfg`` with steps, Gaussian cap and step-dependent schedules fitted to ``args.budget_minutes``, and the
     training downscale (``args.downscale`` unless 0)."""
@@ -257,12 +267,10 @@ def _fit_budget(args: TrainArgs, cfg: DeblurGSConfig) -> tuple[DeblurGSConfig, i
     if d != cap.downscale:  # a downscale given explicitly: the budget at that resolution
         cap = fit_capacity(w // d, h // d, 60.0 * args.budget_minutes, s, warm, max_long_side=max(w // d, h // d))
         cap = replace(cap, downscale=d)
-    k = cap.steps / max(cfg.gs.steps, 1)
-    dens = replace(cfg.gs.densify, max_gaussians=cap.max_gaussians,
-                   refine_stop_iter=max(1, round(cfg.gs.densify.refine_stop_iter * k)))  # fmt: skip
-    gs = replace(cfg.gs, steps=cap.steps, densify=dens)
+    cfg = with_steps(cfg, cap.steps)
+    cfg = replace(cfg, gs=replace(cfg.gs, densify=replace(cfg.gs.densify, max_gaussians=cap.max_gaussians)))
     _log(f"      {cap.line()} (budget {args.budget_minutes:g} min, frames {w}x{h})")
-    return replace(cfg, gs=gs, anneal_steps=max(1, round(cfg.anneal_steps * k))), d
+    return cfg, d
 
 
 def run_cameras(sc: Any, trainer: Any, traj: dict[str, Any]) -> dict[str, Any]:

@@ -127,8 +127,9 @@ class DeblurGSConfig:
     """Weight of the pull towards identity, ``mean_frames(|A - I|^2 + |b|^2)``."""
     appearance_refit_every: int = 100
     """Every this many steps from ``appearance_start_step`` (0: never), each frame's transform is re-solved in
-    closed form (ridge least squares from its mid-exposure render to the frame, towards identity): the splats
-    otherwise soak up a frame's colour faster than its few row-wise Adam updates can take it."""
+    closed form from its mid-exposure render to the frame (gains: ratio of means over unclipped pixels; affine:
+    ridge least squares towards identity), then the gauge is centred: the splats otherwise soak up a frame's
+    colour faster than its few row-wise Adam updates can take it."""
 
 
 class TrainLog:
@@ -353,8 +354,9 @@ class DeblurGSTrainer:
 
     @torch.no_grad()
     def refit_appearance(self, ridge: float = 1e-3) -> None:
-        """Solve every frame's ``A, b`` (module docstring) by least squares from its mid-exposure render to the
-        observed frame in linear light, pulled towards identity by ``ridge`` (per pixel); diagonal for ``gain``."""
+        """Solve every frame's ``A, b`` (module docstring) from its mid-exposure render to the observed frame in
+        linear light: ``gain``, per-channel ratios of means over pixels unclipped in both (``b = 0``);
+        ``affine``, least squares pulled towards identity by ``ridge`` (per pixel)."""
         eye = torch.eye(3, device=self.device)
         for i in range(self.n_views):
             x = self.predict_blurry([i], 1)[0][0].reshape(-1, 3).clamp(0, 1)
@@ -460,15 +462,15 @@ class DeblurGSTrainer:
         for group in self.optimizers["means"].param_groups:
             group["lr"] = lr
         self.motion_opt.lrs = self.motion_lrs(step)
+        app_on = self.appearance_active(step)
+        every = c.appearance_refit_every
+        if app_on and every > 0 and (step - c.appearance_start_step) % every == 0:
+            self.refit_appearance()  # before this step's render: centring changes the splat colours
+            self.center_appearance()
         pred, subs, info = self.predict_blurry(idx, None if active else 1)
         idx_t = torch.as_tensor(idx, device=self.device)
         target = self.targets_linear[idx_t]
         self.strategy.retain(info)
-        app_on = self.appearance_active(step)
-        every = c.appearance_refit_every
-        if app_on and every > 0 and (step - c.appearance_start_step) % every == 0:
-            self.refit_appearance()
-            self.center_appearance()
         if app_on:
             pred = self.apply_appearance(pred, idx_t)
         l1 = (pred - target).abs().mean()

@@ -127,16 +127,16 @@ def stage_sfm(run: Run, scene: Path) -> None:
 
 def _train_args(run: Run, scene: Path, out: Path, motion: bool) -> Any:
     from reconstruction.deblurgs.cli import load_preset as load_train_preset
+    from reconstruction.deblurgs.cli import with_steps
 
     a = run.args
     targs = load_train_preset(a.train_preset)
     cfg = targs.config
-    gs = cfg.gs
-    steps = a.train_steps or gs.steps
+    steps = a.train_steps or cfg.gs.steps
     if not motion:
         steps = a.baseline_steps or steps
-    gs = dataclasses.replace(gs, steps=steps, seed=a.seed)
-    cfg = dataclasses.replace(cfg, gs=gs, motion=motion)
+    cfg = with_steps(cfg, steps)
+    cfg = dataclasses.replace(cfg, gs=dataclasses.replace(cfg.gs, seed=a.seed), motion=motion)
     return dataclasses.replace(
         targs,
         scene=scene,

@@ -48,7 +48,7 @@ def write_deblurnerf_layout(synth: str | Path, out: str | Path, images: str = "i
             else:
                 name, c2w = next(train)
                 src = synth / "images" / name
-            shutil.copy(src, tmp / images / f"{k:03d}{src.suffix}")
+            shutil.copy(src, tmp / images / f"{k:0{max(3, len(str(n - 1)))}d}{src.suffix}")  # sorted = capture order
             poses.append(c2w)
         np.save(tmp / "poses_bounds.npy", llff_poses_bounds(np.stack(poses), gt["height"], gt["width"],
                                                              float(gt["K"][0, 0])))  # fmt: skip

@@ -118,10 +118,13 @@ def wait_forever(server: Any, stop: threading.Event | None = None) -> None:
     except KeyboardInterrupt:
         print("\nviewer stopped", file=sys.stderr)
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        with contextlib.redirect_stdout(io.StringIO()):  # "(viser) Server stopped"
-            server.stop()
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # "(viser) Server stopped"
+                server.stop()
+        finally:
+            for sig, handler in previous.items():
+                if handler is not None:  # None: a handler set from C, which Python cannot reinstall
+                    signal.signal(sig, handler)
 
 
 def serve(
