@@ -100,6 +100,7 @@ class SyntheticPairs(Dataset):
     ``curriculum = (start_max, steps)``: with ``blur=None``, the largest blur drawn grows log-linearly from
     ``start_max`` (fraction of the frame width) at step 0 to ``cfg.blur_range[1]`` at ``steps``; the step of item
     ``i`` is ``i // batch_size``, so the schedule is a function of the index and resumes exactly.
+    ``sharp_fraction``: with ``blur=None``, this share of the pairs is not blurred at all (noise and JPEG only).
     ``length`` is only what ``len()`` reports; any index works.
     """
 
@@ -116,6 +117,7 @@ class SyntheticPairs(Dataset):
         length: int = 10**9,
         curriculum: tuple[float, int] | None = None,
         batch_size: int = 1,
+        sharp_fraction: float = 0.0,
     ):
         if crop % 4:
             raise UserError(f"--crop {crop}: must be a multiple of 4 (MIMO-UNet halves it twice)")
@@ -133,6 +135,9 @@ class SyntheticPairs(Dataset):
         self.length = length
         self.curriculum = curriculum
         self.batch_size = max(1, int(batch_size))
+        if not 0.0 <= sharp_fraction < 1.0:
+            raise UserError(f"--sharp-fraction {sharp_fraction}: must be in [0, 1)")
+        self.sharp_fraction = float(sharp_fraction)
         self._leaves: list[np.ndarray] | None = None
 
     def max_blur(self, step: int) -> float:
@@ -145,6 +150,8 @@ class SyntheticPairs(Dataset):
         return float(np.exp(np.log(min(start, hi)) * (1 - f) + np.log(hi) * f))
 
     def _blur_for(self, rng: np.random.Generator, index: int) -> float | str | None:
+        if self.sharp_fraction > 0 and self.blur is None and rng.random() < self.sharp_fraction:
+            return 0.0  # an unblurred pair (noise and JPEG only): the network learns to leave sharp content alone
         if self.blur is not None or not self.curriculum:
             return self.blur
         lo, hi = self.cfg.blur_range[0], self.max_blur(index // self.batch_size)

@@ -134,9 +134,17 @@ class TrainConfig:
     stop_at: int | None = None
     """Stop (validate, save) at this step; the schedule still spans --steps and a rerun without it continues."""
     progress: bool = True
+    sharp_fraction: float = 0.0
+    """Synthetic: share of training pairs left unblurred (noise and JPEG only), so that the network learns to
+    leave sharp content alone."""
+    highlight_gain_max: float = 6.0
+    """Synthetic: near-white pixels are boosted by a gain drawn in [1, this] before blurring (1: no boost)."""
+    init_weights: str | None = None
+    """Start a new run (no checkpoint in --out) from these weights (safetensors or official .pkl of the same
+    architecture, loaded strictly into the network and its EMA) instead of from scratch; ignored on resume."""
 
 
-PATH_FIELDS = {"out", "train_pairs", "val_dir"}
+PATH_FIELDS = {"out", "train_pairs", "val_dir", "init_weights"}
 
 
 def load_preset(name: str) -> dict:
@@ -185,8 +193,11 @@ def shake_config(cfg: TrainConfig):
 
     if not 0 < cfg.blur_min < cfg.blur_max:
         raise UserError(f"--blur-min {cfg.blur_min} / --blur-max {cfg.blur_max}: need 0 < min < max")
+    if cfg.highlight_gain_max < 1.0:
+        raise UserError(f"--highlight-gain-max {cfg.highlight_gain_max}: must be >= 1 (1: no highlight boost)")
     return ShakeConfig(blur_range=(cfg.blur_min, cfg.blur_max), reference=cfg.reference,
-                       keep_low_frequencies=cfg.keep_low_frequencies)
+                       keep_low_frequencies=cfg.keep_low_frequencies,
+                       highlight_gain=(1.0, cfg.highlight_gain_max))  # fmt: skip
 
 
 class _DeviceBlurPairs(torch.utils.data.Dataset):
@@ -216,7 +227,8 @@ def build_dataset(cfg: TrainConfig):
         images += folder_images(d)
     curriculum = (cfg.curriculum_start, cfg.curriculum_steps) if cfg.curriculum_start > 0 else None
     return SyntheticPairs(images, crop=cfg.crop, seed=cfg.seed, dead_leaves_pool=cfg.dead_leaves,
-                          cfg=shake_config(cfg), curriculum=curriculum, batch_size=cfg.batch_size)
+                          cfg=shake_config(cfg), curriculum=curriculum, batch_size=cfg.batch_size,
+                          sharp_fraction=cfg.sharp_fraction)  # fmt: skip
 
 
 def zero_output_layers(net: torch.nn.Module) -> None:
@@ -375,6 +387,14 @@ def train(cfg: TrainConfig) -> dict:
         torch.set_rng_state(ck["torch_rng"])
         step, best, elapsed_before = ck["step"], ck["best"], ck.get("elapsed_s", 0.0)
         log.info("resuming %s at step %d", ckpt_path, step)
+    elif cfg.init_weights:
+        from .weights import load_weights
+
+        load_weights(net, cfg.init_weights, name)
+        net.to(device, memory_format=fmt)
+        if ema_net is not None:
+            ema_net.load_state_dict(net.state_dict())
+        print(f"train-deblur2d: starting from {cfg.init_weights}", file=sys.stderr)
     dataset = build_dataset(cfg)
     on_device = cfg.train_pairs is None and (cfg.blur_on_device == "on" or
                                               (cfg.blur_on_device == "auto" and device.type == "cuda"))

@@ -43,6 +43,17 @@ from deblur2d.train import parse_args, train  # noqa: E402
 from deblur2d.weights import WEIGHTS_DIR  # noqa: E402
 
 
+def _blur_line(cfg: dict) -> str:
+    """The blur-size sentence of the card: range, curriculum, share of unblurred pairs."""
+    line = f"Blur size log-uniform {100 * cfg['blur_min']:.1f}%-{100 * cfg['blur_max']:.1f}% of a 640 px frame width"
+    if cfg.get("curriculum_start", 0) > 0:
+        line += (f", the largest growing from {100 * cfg['curriculum_start']:.0f}% over the first "
+                 f"{cfg['curriculum_steps']} steps")  # fmt: skip
+    if cfg.get("sharp_fraction", 0) > 0:
+        line += f"; {100 * cfg['sharp_fraction']:.0f}% of the pairs unblurred (noise and JPEG only)"
+    return line + "."
+
+
 def model_card(result: dict) -> str:
     """The Markdown model card of installed weights, from this script's JSON result."""
     cfg = result["config"]
@@ -56,25 +67,27 @@ def model_card(result: dict) -> str:
                                                     for lv in result["levels"]) + " |"
                      for h in result["history"])
     real = result.get("real_footage") or "not measured (scripts/bench_deblur2d_real.py)"
+    origin = (f"Fine-tuned here from `{cfg['init_weights']}` (its own card or README says how that was trained)."
+              if cfg.get("init_weights") else "Trained from scratch here, no pretrained weights.")
     return f"""# {result['model']}.safetensors: a compact MIMO-UNet trained by sharpsplat
 
 Architecture: the MIMO-UNet family (Cho et al., ICCV 2021) at {cfg_arch(result)}: the official layout and key
 names with fewer channels and residual blocks ({result['params_M']:.2f} M parameters; MIMO-UNet has 6.81 M).
 float16 safetensors ({result['weights_bytes'] / 1e6:.2f} MB); the metadata records the architecture, so
-`Restorer()` / `sharpsplat deblur` build it without flags. Trained from scratch here, no pretrained weights.
+`Restorer()` / `sharpsplat deblur` build it without flags. {origin}
 Reproduce: `{result['command']}` (same seed and data; CPU timings vary; the run resumes from its checkpoint).
 
 ## Training
 - Data: synthetic pairs made on the fly (deblur2d/blur_synthesis.py) from sharp sources: {result['sources']};
   blur is a random smooth rotation-dominant 6-DoF camera shake rendered as homographies, averaged in linear
-  light, highlights boosted then clipped, shot + read noise, sRGB (gamma 2.2), JPEG 75-95; the target is the
-  frame at the blur's centroid, and the blurry image keeps the target's low frequencies (no brightness bias).
-  Blur size log-uniform {100 * cfg['blur_min']:.1f}%-{100 * cfg['blur_max']:.1f}% of a 640 px frame width, the
-  largest growing from {100 * cfg['curriculum_start']:.0f}% over the first {cfg['curriculum_steps']} steps.
+  light, near-white pixels boosted by up to {cfg.get('highlight_gain_max', 6.0):g}x then clipped, shot + read noise,
+  sRGB (gamma 2.2), JPEG 75-95; the target is the frame at the blur's centroid, and the blurry image keeps the
+  target's low frequencies (no brightness bias). {_blur_line(cfg)}
 - Loss: multi-scale content L1 + 0.1 x multi-scale FFT L1 (deblur2d/losses.py), as the paper.
 - Optimiser: {cfg['optimizer']}, peak lr {cfg['lr']:g}, {cfg['warmup_steps']} warm-up steps then cosine to
   {cfg['min_lr']:g} over {cfg['steps']} steps; gradient-norm clipping {cfg['grad_clip']}; EMA {cfg['ema']}
-  (these are the EMA weights); output convolutions zero-initialised (starts as the identity).
+  (these are the EMA weights); {"starts from the weights above" if cfg.get("init_weights") else
+  "output convolutions zero-initialised (starts as the identity)"}.
 - Batch {cfg['batch_size']}, random {cfg['crop']}x{cfg['crop']} crops, flips and 90-degree turns, seed {cfg['seed']}.
 - Steps run: {result['step']} of {cfg['steps']} ({'finished' if result['finished'] else 'stopped, resumable'});
   shipped checkpoint: step {v['step']}, chosen by validation PSNR at {result['select_level']} blur.

@@ -16,6 +16,7 @@ from deblur2d.blur_synthesis import (
 )
 from deblur2d.dead_leaves import dead_leaves, sample_radii
 from deblur2d.io.color import linear_to_srgb, srgb_to_linear
+from deblur2d.io.errors import UserError
 from deblur2d.losses import frequency_loss, mimo_loss, multiscale_targets
 
 # -- losses ---------------------------------------------------------------------------------------------------
@@ -211,3 +212,22 @@ def test_synthetic_pairs_deterministic_and_shaped():
     b, s = ds[3]
     assert b.shape == s.shape == (3, 48, 48) and b.dtype == torch.float32
     assert torch.equal(ds[3][0], b) and not torch.equal(ds[4][1], s)
+
+
+def test_sharp_fraction_leaves_that_share_of_pairs_unblurred_and_zero_changes_nothing():
+    """--sharp-fraction: that share of training pairs gets no blur (so they differ from their target by noise and
+    JPEG only); at 0 the pairs are those of earlier runs (no random draw is added): seeded runs stay reproducible."""
+    from deblur2d.datasets import SyntheticPairs
+
+    kw = dict(crop=32, seed=3, dead_leaves_pool=2, curriculum=(0.02, 100))
+    plain = SyntheticPairs([], **kw)
+    again = SyntheticPairs([], sharp_fraction=0.0, **kw)
+    mixed = SyntheticPairs([], sharp_fraction=0.5, **kw)
+    for i in range(3):
+        np.testing.assert_array_equal(np.asarray(plain[i][0]), np.asarray(again[i][0]))
+
+    draws = [mixed._blur_for(mixed.window(i)[0], i) for i in range(200)]
+    zero = np.array([d == 0.0 for d in draws])  # zero blur = identity homographies (test_zero_shake_is_identity)
+    assert 0.4 < zero.mean() < 0.6 and all(0 < d <= 0.09 for d, z in zip(draws, zero, strict=True) if not z)
+    with pytest.raises(UserError, match="--sharp-fraction"):
+        SyntheticPairs([], sharp_fraction=1.0, **kw)

@@ -74,6 +74,31 @@ def test_checkpoint_resume_gives_identical_state(tmp_path, monkeypatch):
     assert sorted(p.name for p in val.iterdir()) == ["extreme", "meta.json", "mild", "strong"]
 
 
+def test_init_weights_start_a_new_run_from_a_file_and_a_wrong_one_is_refused(tmp_path, monkeypatch):
+    """--init-weights: step 0 of a new run is the given network (and its EMA); weights of another architecture
+    are a one-line error."""
+    from dataclasses import replace
+
+    from deblur2d import datasets
+    from deblur2d.io.errors import UserError
+    from deblur2d.train import train
+    from deblur2d.weights import read_state_dict
+
+    monkeypatch.setattr(datasets.SyntheticPairs, "leaves", lambda self: [dead_leaves(160, 160, 11)])
+    val = tmp_path / "val"
+    train(_tiny_cfg(tmp_path / "a", val, 2))
+    init = tmp_path / "a" / "last.safetensors"
+    train(replace(_tiny_cfg(tmp_path / "b", val, 2), init_weights=str(init), stop_at=0, ema=0.9))
+    cb = torch.load(tmp_path / "b" / "checkpoint.pt", weights_only=False)
+    assert cb["step"] == 0
+    ref = read_state_dict(init)
+    for k, v in ref.items():
+        torch.testing.assert_close(cb["model"][k], v.float(), rtol=0, atol=0)
+        torch.testing.assert_close(cb["ema"][k], v.float(), rtol=0, atol=0)
+    with pytest.raises(UserError, match="do not match"):
+        train(replace(_tiny_cfg(tmp_path / "c", val, 2), model="mimo-unet-compact", init_weights=str(init)))
+
+
 def _write_pairs(root, offset_u8=25, n=2):
     rng = np.random.default_rng(0)
     for k in range(n):
