@@ -19,12 +19,21 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-__all__ = ["Capacity", "PX_PER_GAUSSIAN", "SECONDS_PER_PX_SUBFRAME", "fit_capacity"]
+__all__ = ["Capacity", "MAX_LONG_SIDE", "PX_PER_GAUSSIAN", "SECONDS_PER_PX_SUBFRAME", "fit_capacity",
+           "training_downscale"]  # fmt: skip
+
+#: Longest training side (px) the rule allows on the CPU (module docstring).
+MAX_LONG_SIDE = 640
 
 #: Seconds per training pixel per rendered sub-frame for one step (0.12 s / (320 * 240 * 5), see above).
 SECONDS_PER_PX_SUBFRAME = 0.12 / (320 * 240 * 5)
 #: Training pixels per Gaussian of the cap.
 PX_PER_GAUSSIAN = 4.0
+
+
+def training_downscale(width: int, height: int, max_long_side: int = MAX_LONG_SIDE) -> int:
+    """The smallest integer downscale that brings the long side of ``width`` x ``height`` to ``max_long_side``."""
+    return max(1, math.ceil(max(width, height) / max_long_side))
 
 
 @dataclass
@@ -57,7 +66,7 @@ def fit_capacity(
     n_subframes: int,
     motion_start_step: int,
     *,
-    max_long_side: int = 640,
+    max_long_side: int = MAX_LONG_SIDE,
     min_steps: int = 300,
     max_steps: int = 5000,
     min_gaussians: int = 4000,
@@ -68,7 +77,7 @@ def fit_capacity(
     of training with ``n_subframes`` sub-frames after ``motion_start_step`` warm-up steps (module docstring)."""
     if budget_s <= 0:
         raise ValueError("budget_s must be positive")
-    d = max(1, math.ceil(max(width, height) / max_long_side))
+    d = training_downscale(width, height, max_long_side)
     w, h = width // d, height // d
     px = w * h
     t_full = seconds_per_px_subframe * px * max(n_subframes, 1)

@@ -51,7 +51,8 @@ class TrainArgs:
     holdout: int | None = None
     """Hold out every n-th view for evaluation (Deblur-NeRF's llffhold); default: a hold=N marker file, else none."""
     downscale: int = 1
-    """Train on frames box-downscaled by this integer factor (in linear light); 0 = chosen by --budget-minutes."""
+    """Train on frames box-downscaled by this integer factor (in linear light); 0 = the capacity rule's (long side
+    <= 640 px; with --budget-minutes it also sets steps and cap)."""
     budget_minutes: float = 0.0
     """Fit the capacity to the scene (reconstruction/deblurgs/capacity.py): training resolution (when downscale is
     0), steps and Gaussian cap from the frame size and this training-time budget; 0 = the preset's as given."""
@@ -134,16 +135,16 @@ def run(
     if args.budget_minutes > 0:
         cfg, downscale = _fit_budget(args, cfg)
         args = replace(args, config=cfg, downscale=downscale)
-    elif args.downscale <= 0:  # no budget: the capacity rule's resolution (long side <= 320 px), said
-        import math
-
+    elif args.downscale <= 0:  # no budget (explicit steps): the capacity rule's resolution all the same, said
         from reconstruction.io.image_folders import image_size
         from reconstruction.io.scenes import read_scene
 
+        from .capacity import MAX_LONG_SIDE, training_downscale
+
         cams = read_scene(args.scene, args.poses, args.images, args.holdout)
         w, h = image_size(cams.image_dir / cams.files[0])
-        d = max(1, math.ceil(max(w, h) / 320))
-        _log(f"      downscale {d} (frames {w}x{h}; long side at most 320 px without --downscale or a budget)")
+        d = training_downscale(w, h)
+        _log(f"      downscale {d} (frames {w}x{h}; long side at most {MAX_LONG_SIDE} px without --downscale)")
         args = replace(args, downscale=d)
     sc = load_scene(args.scene, args.poses, args.downscale, args.perturb_rot_deg, args.perturb_trans_pct, cfg.gs.seed,
                     images=args.images, points_dir=points_dir, holdout=args.holdout)

@@ -69,7 +69,7 @@ def run_pipeline(args: ReconstructArgs) -> dict[str, Any]:
     ``args.view``, serves the 3D viewer meanwhile and, after the run, until Ctrl-C."""
     if not args.view:
         return _run_stages(args, None)
-    from reconstruction.viewer.server import LiveView, wait_forever
+    from reconstruction.viewer.server import LiveView, stop_on_signals, wait_forever
 
     if args.view_every < 1:
         raise UserError(f"--view-every must be >= 1, got {args.view_every}")
@@ -78,11 +78,12 @@ def run_pipeline(args: ReconstructArgs) -> dict[str, Any]:
         metrics = _run_stages(args, live)
         if (args.out / "splats.ply").is_file():
             live.show_run(args.out)
-        _log(f"viewer: the finished run at {live.url} (Ctrl-C stops)")
     except BaseException:
         live.stop()
         raise
-    wait_forever(live.server)
+    with stop_on_signals() as stop:
+        _log(f"viewer: the finished run at {live.url} (Ctrl-C stops)")
+        wait_forever(live.server, stop)
     return metrics
 
 

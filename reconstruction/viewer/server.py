@@ -14,6 +14,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,8 @@ from deblur2d.io.errors import UserError
 from .content import RunContent, read_run, splats_from_model
 from .scene import RunViewer
 
-__all__ = ["LOOPBACK", "LiveView", "is_loopback", "check_port", "free_port", "serve", "start_server", "wait_forever"]
+__all__ = ["LOOPBACK", "LiveView", "is_loopback", "check_port", "free_port", "serve", "start_server", "stop_on_signals",
+           "wait_forever"]
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -100,17 +102,31 @@ def url_of(server: Any) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{server.get_port()}/"
 
 
-def wait_forever(server: Any, stop: threading.Event | None = None) -> None:
-    """Block until Ctrl-C, SIGINT or SIGTERM (or ``stop`` is set), then stop ``server`` cleanly.
-
-    Both signals get handlers of their own (in the main thread): a process started in the background by a
-    non-interactive shell inherits SIGINT *ignored*, and Python then never raises KeyboardInterrupt, so without
-    them ``kill -INT`` (and a supervisor's SIGTERM) would leave the viewer running."""
-    stop = stop if stop is not None else threading.Event()
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """Inside: an event that SIGINT or SIGTERM sets (handlers of their own in the main thread, the previous ones
+    restored after). A process started in the background by a non-interactive shell inherits SIGINT *ignored*,
+    and Python then never raises KeyboardInterrupt; pycolmap's glog turns SIGTERM into a crash report. Enter it
+    before printing the URL, so that a signal sent as soon as the URL is seen already stops the viewer."""
+    stop = threading.Event()
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            if handler is not None:  # None: a handler set from C, which Python cannot reinstall
+                signal.signal(sig, handler)
+
+
+def wait_forever(server: Any, stop: threading.Event | None = None) -> None:
+    """Block until Ctrl-C, SIGINT or SIGTERM (or ``stop`` is set), then stop ``server`` cleanly. Without ``stop``,
+    the signal handlers are installed here (:func:`stop_on_signals`)."""
+    if stop is None:
+        with stop_on_signals() as ev:
+            return wait_forever(server, ev)
     try:
         while not stop.is_set():
             time.sleep(0.2)
@@ -118,13 +134,8 @@ def wait_forever(server: Any, stop: threading.Event | None = None) -> None:
     except KeyboardInterrupt:
         print("\nviewer stopped", file=sys.stderr)
     finally:
-        try:
-            with contextlib.redirect_stdout(io.StringIO()):  # "(viser) Server stopped"
-                server.stop()
-        finally:
-            for sig, handler in previous.items():
-                if handler is not None:  # None: a handler set from C, which Python cannot reinstall
-                    signal.signal(sig, handler)
+        with contextlib.redirect_stdout(io.StringIO()):  # "(viser) Server stopped"
+            server.stop()
 
 
 def serve(
@@ -141,10 +152,13 @@ def serve(
     server = start_server(host, port, label=f"sharpsplat: {content.run.name}")
     viewer = RunViewer(server, content)
     n = 0 if content.splats is None else len(content.splats)
-    print(f"sharpsplat view: {content.run} ({n} Gaussians, {len(content.frames)} cameras) at {url_of(server)}  "
-          "(Ctrl-C stops)", flush=True)  # fmt: skip
+    line = f"sharpsplat view: {content.run} ({n} Gaussians, {len(content.frames)} cameras) at {url_of(server)}  "
     if block:
-        wait_forever(server)
+        with stop_on_signals() as stop:
+            print(line + "(Ctrl-C stops)", flush=True)
+            wait_forever(server, stop)
+    else:
+        print(line + "(Ctrl-C stops)", flush=True)
     return server, viewer
 
 
